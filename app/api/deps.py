@@ -1,0 +1,88 @@
+"""Dependencies injected through `Annotated` aliases: resources, settings, unit of work, auth."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.errors import AppError
+from app.jobs.names import JobName
+from app.resources import Resources
+from app.security.auth import api_key_is_valid
+
+log = structlog.get_logger(__name__)
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+def get_settings_dep(resources: ResourcesDep) -> Settings:
+    return resources.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+class UnitOfWork:
+    """A request's transaction. The route commits explicitly; jobs it created are queued
+    only after that commit (a job that was never committed must never run). Uncommitted
+    work is rolled back when the request ends."""
+
+    def __init__(self, session: AsyncSession, resources: Resources) -> None:
+        self.session = session
+        self._resources = resources
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
+
+    def enqueue_after_commit(self, name: JobName, job_id: uuid.UUID) -> None:
+        async def enqueue() -> None:
+            try:
+                await self._resources.queue.enqueue(name, job_id)
+            except (RedisError, OSError) as exc:
+                # The job row is committed; the worker's watchdog queues it once Redis is back.
+                log.warning("enqueue_deferred", job=name.value, job_id=str(job_id), error=str(exc))
+
+        self._after_commit.append(enqueue)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            await callback()
+
+
+async def get_unit_of_work(resources: ResourcesDep) -> AsyncIterator[UnitOfWork]:
+    async with resources.sessionmaker() as session:
+        yield UnitOfWork(session, resources)
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from GATEWAY_API__KEYS")
+
+
+async def require_api_key(
+    resources: ResourcesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """401 unless the request carries `Authorization: Bearer <one of the configured keys>`."""
+    presented = credentials.credentials if credentials else None
+    if presented is None or not api_key_is_valid(presented, resources.settings.api.keys):
+        raise AppError(
+            "unauthorized",
+            "A valid API key is required: send 'Authorization: Bearer <key>'.",
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )

@@ -1,0 +1,27 @@
+"""OpenAPI descriptions of the problem responses routes can give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.errors import PROBLEM_MEDIA_TYPE
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing or invalid API key",
+    404: "Not found",
+    409: "Conflict with the current state",
+    422: "The request is not valid",
+    503: "A dependency is unavailable",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries for the given statuses, all with the problem body."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS.get(status, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,144 @@
+"""`directo-gateway`: run the API, the worker, migrations, or everything at once (`dev`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+import uvicorn
+import yaml
+
+from app.config import get_settings
+
+cli = typer.Typer(help="Directo sync gateway", no_args_is_help=True, add_completion=False)
+
+OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi.yaml"
+
+
+def _exit_on_missing_dependencies() -> None:
+    from app.preflight import dependency_problems
+
+    problems = asyncio.run(dependency_problems(get_settings()))
+    for problem in problems:
+        typer.secho(problem, fg=typer.colors.RED, err=True)
+    if problems:
+        raise typer.Exit(code=2)
+
+
+@cli.command()
+def migrate(
+    create_database: bool = typer.Option(True, help="Create the database if missing"),
+) -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    from app.db.admin import ensure_database, upgrade_to_head
+
+    _exit_on_missing_dependencies()
+    url = get_settings().database.url
+    if create_database and asyncio.run(ensure_database(url)):
+        typer.echo("created the database")
+    upgrade_to_head(url)
+    typer.echo("migrations applied")
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, help="uvicorn worker processes"),
+) -> None:
+    """Run the HTTP API."""
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+def worker() -> None:
+    """Run the background worker (arq) until interrupted."""
+    from app.jobs.worker import run_worker
+
+    run_worker()
+
+
+def openapi_document() -> str:
+    from app.main import create_app
+
+    return yaml.safe_dump(create_app().openapi(), sort_keys=False, allow_unicode=True)
+
+
+@cli.command()
+def openapi(check: bool = typer.Option(False, help="Fail if openapi.yaml is out of date")) -> None:
+    """Write openapi.yaml from the app (or, with --check, verify it is current)."""
+    document = openapi_document()
+    if check:
+        current = OPENAPI_PATH.read_text() if OPENAPI_PATH.exists() else ""
+        if current != document:
+            typer.secho(
+                "openapi.yaml differs from the app: run `directo-gateway openapi`", err=True
+            )
+            raise typer.Exit(code=1)
+        typer.echo("openapi.yaml is current")
+        return
+    OPENAPI_PATH.write_text(document)
+    typer.echo(f"wrote {OPENAPI_PATH}")
+
+
+@cli.command()
+def dev(port: int = typer.Option(8000)) -> None:
+    """Migrate, then run the API and a worker together (the newcomer's one command)."""
+    os.environ.setdefault("GATEWAY_LOG__FORMAT", "console")
+    os.environ.setdefault("GATEWAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")
+    os.environ.setdefault("GATEWAY_WEBHOOKS__ALLOW_HTTP", "true")
+    get_settings.cache_clear()
+    migrate(create_database=True)
+    executable = [sys.executable, "-m", "app.cli"]
+    children = [
+        subprocess.Popen([*executable, "serve", "--port", str(port)]),  # noqa: S603
+        subprocess.Popen([*executable, "worker"]),  # noqa: S603
+    ]
+    typer.echo(f"API on http://127.0.0.1:{port} (docs at /docs); worker running. Ctrl-C stops.")
+    _supervise(children)
+
+
+def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
+    """Wait until a child exits or we are interrupted, then stop them all."""
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping and all(child.poll() is None for child in children):
+        time.sleep(0.3)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    codes = [child.returncode for child in children]
+    raise typer.Exit(code=0 if stopping else max(abs(code or 0) for code in codes) or 1)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Settings: one `Settings` object with nested groups, read once from the environment.
+
+Every variable has the prefix `GATEWAY_`; nested groups use a double underscore, e.g.
+`GATEWAY_DATABASE__URL`, `GATEWAY_DIRECTO__READ_TIMEOUT`. Lists (API keys, encryption keys)
+accept either a JSON array or a comma-separated string, so rotation is a matter of
+prepending a new value.
+
+The defaults let the service start on a developer machine with PostgreSQL and Redis on
+localhost. In `production` the service refuses to start with the development secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Development-only secrets: well known, so production refuses them (see Settings._no_dev_secrets).
+DEV_API_KEY = "dev-api-key"
+DEV_ENCRYPTION_KEY = "dev:" + base64.urlsafe_b64encode(b"directo-gateway-development-key!").decode()
+
+
+def _split_list(value: object) -> object:
+    """Accept `a,b,c` as well as a JSON list or a real list for list-valued settings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/directo_gateway"
+    pool_size: int = Field(default=10, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
+
+
+class RedisSettings(BaseModel):
+    url: str = "redis://127.0.0.1:6379/0"
+    queue_name: str = Field(
+        default="directo-gateway",
+        description="arq queue name; also the prefix of every deterministic job id",
+    )
+
+
+class ApiSettings(BaseModel):
+    keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEV_API_KEY)],
+        description="Bearer keys accepted by the API; several at once allow rotation",
+    )
+
+    _split = field_validator("keys", mode="before")(_split_list)
+
+    @field_validator("keys")
+    @classmethod
+    def _at_least_one(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        if not keys or any(not key.get_secret_value() for key in keys):
+            raise ValueError("at least one non-empty API key is required")
+        return keys
+
+
+class EncryptionSettings(BaseModel):
+    """AES-256-GCM keys as `key_id:urlsafe-base64(32 bytes)`; the first one encrypts."""
+
+    keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEV_ENCRYPTION_KEY)]
+    )
+
+    _split = field_validator("keys", mode="before")(_split_list)
+
+    @field_validator("keys")
+    @classmethod
+    def _well_formed(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        if not keys:
+            raise ValueError("at least one encryption key is required")
+        seen: set[str] = set()
+        for key in keys:
+            key_id, sep, material = key.get_secret_value().partition(":")
+            if not sep or not key_id:
+                raise ValueError("encryption keys look like 'key_id:base64-of-32-bytes'")
+            try:
+                raw = base64.urlsafe_b64decode(material + "=" * (-len(material) % 4))
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(f"encryption key {key_id!r} is not valid base64") from exc
+            if len(raw) != 32:
+                raise ValueError(f"encryption key {key_id!r} must decode to 32 bytes")
+            if key_id in seen:
+                raise ValueError(f"encryption key id {key_id!r} appears twice")
+            seen.add(key_id)
+        return keys
+
+
+class DirectoSettings(BaseModel):
+    base_url: str = Field(
+        default="https://login.directo.ee",
+        description="Scheme and host of Directo; the XML Direct path is appended",
+    )
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=120.0, gt=0, description="Per-read; feeds are large")
+    feed_read_timeout: float = Field(
+        default=900.0, gt=0, description="Read timeout for whole-database feed downloads"
+    )
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    retry_base_delay: float = Field(
+        default=60.0, ge=0, description="Directo asks for at least 60 s between retries"
+    )
+    retry_max_delay: float = Field(default=600.0, ge=0)
+    max_concurrency_per_connection: int = Field(default=4, ge=1)
+
+
+class WebhookSettings(BaseModel):
+    allow_private_targets: bool = False
+    allow_http: bool = False
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class SyncSettings(BaseModel):
+    catalogue_refresh_hours: float = Field(default=6.0, gt=0)
+    payment_poll_minutes: float = Field(default=15.0, gt=0)
+    job_timeout_seconds: int = Field(default=3600, ge=10)
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+
+
+class LogSettings(BaseModel):
+    format: Literal["json", "console"] = "json"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "production"] = "development"
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    api: ApiSettings = ApiSettings()
+    encryption: EncryptionSettings = EncryptionSettings()
+    directo: DirectoSettings = DirectoSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    sync: SyncSettings = SyncSettings()
+    log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _no_dev_secrets(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if any(key.get_secret_value() == DEV_API_KEY for key in self.api.keys):
+            raise ValueError("production refuses the development API key: set GATEWAY_API__KEYS")
+        if any(key.get_secret_value() == DEV_ENCRYPTION_KEY for key in self.encryption.keys):
+            raise ValueError(
+                "production refuses the development encryption key: set GATEWAY_ENCRYPTION__KEYS"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,56 @@
+"""Invoices exported to Directo, and their payment status read back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, Timestamps, UuidPrimaryKey
+from app.db.models.enums import ExportStatus, PaymentStatus, text_enum
+
+
+class InvoiceExport(UuidPrimaryKey, Timestamps, Base):
+    __tablename__ = "invoice_exports"
+    __table_args__ = (
+        UniqueConstraint("company_id", "idempotency_key"),
+        Index("ix_invoice_exports_connection_id_directo_number", "connection_id", "directo_number"),
+    )
+
+    company_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(64))
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="SET NULL")
+    )
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    request_body: Mapped[dict[str, Any]]
+    uku_invoice_number: Mapped[str] = mapped_column(String(64))
+    directo_number: Mapped[int] = mapped_column(BigInteger)
+    customer_code: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    status: Mapped[ExportStatus] = mapped_column(
+        text_enum(ExportStatus, name="status"), default=ExportStatus.QUEUED
+    )
+    confirmed: Mapped[bool] = mapped_column(default=False)
+    directo_docid: Mapped[str | None] = mapped_column(String(64))
+    xml_sent: Mapped[str | None] = mapped_column(Text)
+    xml_received: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    attempts: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[dt.datetime | None]
+    payment_status: Mapped[PaymentStatus | None] = mapped_column(
+        text_enum(PaymentStatus, name="payment_status")
+    )
+    balance: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    paid_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    paid_on: Mapped[dt.date | None]
+    payment_checked_at: Mapped[dt.datetime | None]
+    paid_notified_at: Mapped[dt.datetime | None]

@@ -1,0 +1,87 @@
+"""Summary settings, monthly work statistics, and reloads (back-fills) of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Identity, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, CreatedAt, Timestamps, UuidPrimaryKey
+from app.db.models.enums import JobStatus, ReloadClientStatus, text_enum
+
+
+class SummarySettings(Timestamps, Base):
+    """Per company: the monthly summary task and which Directo fields feed which Uku fields."""
+
+    __tablename__ = "summary_settings"
+
+    company_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_title: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str | None] = mapped_column(Text)
+    recurrence: Mapped[str] = mapped_column(String(16), default="monthly")
+    import_day_rule: Mapped[str] = mapped_column(String(32))
+    import_day: Mapped[int | None]
+    field_mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MonthlyStatistic(Base):
+    """One field's value for one client and calendar month (`month` is its first day)."""
+
+    __tablename__ = "monthly_statistics"
+    __table_args__ = (UniqueConstraint("company_id", "client_id", "month", "field_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    company_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(64))
+    month: Mapped[dt.date]
+    field_key: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    uku_field_id: Mapped[str | None] = mapped_column(String(128))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    imported_at: Mapped[dt.datetime]
+
+
+class Reload(UuidPrimaryKey, CreatedAt, Base):
+    """A back-fill of N months of statistics for a company or some of its clients."""
+
+    __tablename__ = "reloads"
+
+    company_id: Mapped[str] = mapped_column(String(64), index=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), unique=True
+    )
+    months: Mapped[int]
+    month_from: Mapped[dt.date]
+    month_to: Mapped[dt.date]
+    all_clients: Mapped[bool]
+    status: Mapped[JobStatus] = mapped_column(
+        text_enum(JobStatus, name="status"), default=JobStatus.QUEUED
+    )
+    phase: Mapped[str | None] = mapped_column(String(64))
+    clients_total: Mapped[int] = mapped_column(default=0)
+    clients_done: Mapped[int] = mapped_column(default=0)
+    clients_failed: Mapped[int] = mapped_column(default=0)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    finished_at: Mapped[dt.datetime | None]
+
+
+class ReloadClient(Base):
+    """One client's part of a reload, with its outcome."""
+
+    __tablename__ = "reload_clients"
+
+    reload_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reloads.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[ReloadClientStatus] = mapped_column(
+        text_enum(ReloadClientStatus, name="status"), default=ReloadClientStatus.PENDING
+    )
+    months_written: Mapped[int] = mapped_column(default=0)
+    error: Mapped[dict[str, Any] | None]
+    finished_at: Mapped[dt.datetime | None]

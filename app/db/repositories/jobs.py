@@ -1,0 +1,219 @@
+"""Jobs table access: creation with single-flight/dedupe keys, claiming runs, progress,
+and the watchdog queries. Every update that belongs to a run is fenced by its `run_token`,
+so a run that was presumed dead can never overwrite the result of the run that replaced it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Job, JobStatus
+from app.db.models.enums import ACTIVE_JOB_STATUSES
+
+_ACTIVE_PREDICATE = text("status IN ('queued', 'running', 'interrupted')")
+
+
+async def create_job(
+    session: AsyncSession,
+    *,
+    kind: str,
+    company_id: str | None = None,
+    connection_id: uuid.UUID | None = None,
+    params: dict[str, Any] | None = None,
+    callback_url: str | None = None,
+) -> Job:
+    job = Job(
+        id=uuid.uuid4(),
+        kind=kind,
+        status=JobStatus.QUEUED,
+        company_id=company_id,
+        connection_id=connection_id,
+        params=params or {},
+        counts={},
+        errors=[],
+        callback_url=callback_url,
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def create_singleflight_job(
+    session: AsyncSession,
+    *,
+    kind: str,
+    singleflight_key: str,
+    company_id: str | None = None,
+    connection_id: uuid.UUID | None = None,
+    params: dict[str, Any] | None = None,
+    callback_url: str | None = None,
+) -> tuple[Job, bool]:
+    """The unfinished job for `singleflight_key`, creating it if there is none.
+
+    Returns (job, created). Safe under concurrency: the partial unique index decides.
+    """
+    statement = (
+        insert(Job)
+        .values(
+            id=uuid.uuid4(),
+            kind=kind,
+            status=JobStatus.QUEUED,
+            company_id=company_id,
+            connection_id=connection_id,
+            params=params or {},
+            counts={},
+            errors=[],
+            callback_url=callback_url,
+            singleflight_key=singleflight_key,
+            progress_done=0,
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=["singleflight_key"], index_where=_ACTIVE_PREDICATE)
+        .returning(Job.id)
+    )
+    new_id = (await session.execute(statement)).scalar_one_or_none()
+    if new_id is not None:
+        job = await session.get(Job, new_id)
+        assert job is not None
+        return job, True
+    existing = await session.scalar(
+        select(Job).where(
+            Job.singleflight_key == singleflight_key, Job.status.in_(ACTIVE_JOB_STATUSES)
+        )
+    )
+    if existing is None:  # finished between our insert and select: try once more
+        return await create_singleflight_job(
+            session,
+            kind=kind,
+            singleflight_key=singleflight_key,
+            company_id=company_id,
+            connection_id=connection_id,
+            params=params,
+            callback_url=callback_url,
+        )
+    return existing, False
+
+
+async def get_job(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
+    return await session.get(Job, job_id)
+
+
+async def claim_job(
+    session: AsyncSession, job_id: uuid.UUID, *, run_token: uuid.UUID, stale_before: dt.datetime
+) -> Job | None:
+    """Mark the job running under `run_token` if nobody live is running it.
+
+    A job can be claimed when queued or interrupted, or when running with a heartbeat older
+    than `stale_before` (its worker died). Finished jobs are never claimed again.
+    """
+    statement = (
+        update(Job)
+        .where(
+            Job.id == job_id,
+            or_(
+                Job.status.in_([JobStatus.QUEUED, JobStatus.INTERRUPTED]),
+                (Job.status == JobStatus.RUNNING) & (Job.heartbeat_at < stale_before),
+            ),
+        )
+        .values(
+            status=JobStatus.RUNNING,
+            run_token=run_token,
+            attempts=Job.attempts + 1,
+            started_at=func.coalesce(Job.started_at, func.now()),
+            heartbeat_at=func.now(),
+        )
+        .returning(Job)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+def _fenced(job_id: uuid.UUID, run_token: uuid.UUID) -> Any:
+    return update(Job).where(
+        Job.id == job_id, Job.run_token == run_token, Job.status == JobStatus.RUNNING
+    )
+
+
+async def beat(session: AsyncSession, job_id: uuid.UUID, *, run_token: uuid.UUID) -> bool:
+    result = await session.execute(_fenced(job_id, run_token).values(heartbeat_at=func.now()))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def record_progress(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    *,
+    run_token: uuid.UUID,
+    done: int,
+    total: int | None,
+    phase: str | None,
+) -> None:
+    values: dict[str, Any] = {"progress_done": done, "heartbeat_at": func.now()}
+    if total is not None:
+        values["progress_total"] = total
+    if phase is not None:
+        values["phase"] = phase
+    await session.execute(_fenced(job_id, run_token).values(**values))
+
+
+async def finish_job(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    *,
+    run_token: uuid.UUID,
+    status: JobStatus,
+    counts: dict[str, Any],
+    errors: list[dict[str, Any]],
+    result: dict[str, Any] | None,
+) -> bool:
+    """Record the final outcome; False if this run no longer owns the job."""
+    outcome = await session.execute(
+        _fenced(job_id, run_token).values(
+            status=status,
+            counts=counts,
+            errors=Job.errors.op("||")(errors) if errors else Job.errors,
+            result=result,
+            finished_at=func.now(),
+            phase=None if status == JobStatus.SUCCEEDED else Job.phase,
+        )
+    )
+    return bool(outcome.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_for_retry(
+    session: AsyncSession, job_id: uuid.UUID, *, run_token: uuid.UUID, error: dict[str, Any]
+) -> bool:
+    """Put the job back to `queued` after a retryable failure, keeping the error on record."""
+    outcome = await session.execute(
+        _fenced(job_id, run_token).values(
+            status=JobStatus.QUEUED, errors=Job.errors.op("||")([error]), run_token=None
+        )
+    )
+    return bool(outcome.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_stale_interrupted(
+    session: AsyncSession, *, stale_before: dt.datetime
+) -> list[uuid.UUID]:
+    """Running jobs whose heartbeat stopped become `interrupted`; returns their ids."""
+    statement = (
+        update(Job)
+        .where(Job.status == JobStatus.RUNNING, Job.heartbeat_at < stale_before)
+        .values(status=JobStatus.INTERRUPTED, run_token=None)
+        .returning(Job.id)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def unfinished_jobs(
+    session: AsyncSession, *, idle_since: dt.datetime
+) -> list[tuple[uuid.UUID, str]]:
+    """Queued or interrupted jobs untouched since `idle_since`: candidates to enqueue again."""
+    statement = select(Job.id, Job.kind).where(
+        Job.status.in_([JobStatus.QUEUED, JobStatus.INTERRUPTED]), Job.updated_at < idle_since
+    )
+    return [(row.id, row.kind) for row in await session.execute(statement)]

@@ -1,0 +1,9 @@
+"""Every background job the worker runs, by name. A test asserts each is registered."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobName(StrEnum):
+    PING = "ping"

@@ -1,0 +1,22 @@
+"""`ping`: a diagnostic job proving the whole path works — API → Redis → worker → Postgres."""
+
+from __future__ import annotations
+
+import socket
+
+from sqlalchemy import text
+
+from app.jobs.names import JobName
+from app.jobs.runner import JobContext, JobOutcome, JobSpec
+
+
+async def ping(context: JobContext) -> JobOutcome:
+    """Round-trips the database from the worker and reports which host answered."""
+    database_time = await context.session.scalar(text("SELECT now()"))
+    return JobOutcome(
+        counts={"pongs": 1},
+        result={"worker_host": socket.gethostname(), "database_time": str(database_time)},
+    )
+
+
+PING = JobSpec(name=JobName.PING, handler=ping, max_attempts=1)

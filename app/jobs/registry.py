@@ -1,0 +1,9 @@
+"""Every tracked job the worker can run, keyed by name."""
+
+from __future__ import annotations
+
+from app.jobs.names import JobName
+from app.jobs.ping import PING
+from app.jobs.runner import JobSpec
+
+JOB_SPECS: dict[JobName, JobSpec] = {spec.name: spec for spec in (PING,)}

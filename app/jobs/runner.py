@@ -1,0 +1,262 @@
+"""The job runner: owns a job's transaction and records its life in the `jobs` table.
+
+For every run of a tracked job the runner
+
+1. claims the row (`queued`/`interrupted`, or `running` with a dead heartbeat) under a fresh
+   run token — a second delivery of the same job finds nothing to claim and does nothing;
+2. beats a heartbeat while the handler works, so the watchdog can tell a dead run
+   (`interrupted`) from a slow one;
+3. runs the handler in one session and commits the handler's writes **together with** the
+   final status, so a job is never `succeeded` without its data nor its data without status;
+4. classifies failures: an exception with `retryable = True` puts the job back to `queued`
+   and asks the queue to retry later (bounded by the spec's `max_attempts`); any other
+   known error (with a `code`) fails it with that code; an unexpected one fails it as
+   `internal_error` without leaking its message. Only retryable errors become queue retries.
+
+Handlers never commit, except through `JobContext.checkpoint()` for work that is committed
+in batches by design (the handler must then be safe to resume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Job, JobStatus
+from app.db.repositories import jobs as job_repo
+from app.jobs.names import JobName
+from app.resources import Resources
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """What a handler reports; the runner writes it in the handler's transaction."""
+
+    status: JobStatus = JobStatus.SUCCEEDED
+    counts: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+
+
+class JobFailed(Exception):
+    """A handler's way to end a job as `failed` with a stable code (never retried)."""
+
+    retryable = False
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class RetryableJobError(Exception):
+    """A handler's way to ask for a later retry (e.g. a dependency is briefly unavailable)."""
+
+    retryable = True
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class RetryJob(Exception):
+    """Raised by the runner to the queue adapter: run this job again after `delay`."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"retry in {delay:.1f}s")
+        self.delay = delay
+
+
+@dataclass(slots=True)
+class JobContext:
+    """What a handler gets: its job row's data, its session, and the shared resources."""
+
+    job: Job
+    session: AsyncSession
+    resources: Resources
+    run_token: uuid.UUID
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.job.params
+
+    async def progress(
+        self, *, done: int, total: int | None = None, phase: str | None = None
+    ) -> None:
+        """Publish progress at once (own short transaction), visible while the job runs."""
+        async with self.resources.sessionmaker() as session, session.begin():
+            await job_repo.record_progress(
+                session, self.job.id, run_token=self.run_token, done=done, total=total, phase=phase
+            )
+
+    async def checkpoint(self) -> None:
+        """Commit the handler's work so far (for batch-committed jobs that can resume)."""
+        await self.session.commit()
+
+
+JobHandler = Callable[[JobContext], Awaitable[JobOutcome]]
+FailureHook = Callable[[AsyncSession, Job, str, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A tracked job: its handler, how often a retryable failure is retried, and what to
+    write (in the failing transaction) when it ends `failed` — e.g. an `*_failed` event."""
+
+    name: JobName
+    handler: JobHandler
+    max_attempts: int = 5
+    on_failure: FailureHook | None = None
+
+
+def retry_delay(attempt: int, *, base: float, cap: float) -> float:
+    """Exponential back-off with full jitter: uniform in [base, min(cap, base·2^(attempt-1))]."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return random.uniform(min(base, ceiling), ceiling)  # noqa: S311 (jitter, not crypto)
+
+
+def stale_before(resources: Resources) -> dt.datetime:
+    """Heartbeats older than this mean the run's worker is gone."""
+    seconds = resources.settings.sync.heartbeat_seconds * 4
+    return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+
+
+async def _heartbeat(resources: Resources, job_id: uuid.UUID, run_token: uuid.UUID) -> None:
+    interval = resources.settings.sync.heartbeat_seconds
+    while True:
+        await asyncio.sleep(interval)
+        async with resources.sessionmaker() as session, session.begin():
+            if not await job_repo.beat(session, job_id, run_token=run_token):
+                return
+
+
+def _error_record(code: str, detail: str, attempt: int) -> dict[str, Any]:
+    return {
+        "code": code,
+        "detail": detail,
+        "attempt": attempt,
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+
+
+async def run_tracked_job(resources: Resources, spec: JobSpec, job_id: uuid.UUID) -> None:
+    """Run one delivery of job `job_id` with `spec`; see the module docstring.
+
+    Raises RetryJob when the job should run again later; returns normally otherwise.
+    """
+    run_token = uuid.uuid4()
+    async with resources.sessionmaker() as session, session.begin():
+        job = await job_repo.claim_job(
+            session, job_id, run_token=run_token, stale_before=stale_before(resources)
+        )
+    if job is None:
+        log.info("job_not_claimed", job_id=str(job_id), job=spec.name.value)
+        return
+    bound = log.bind(job_id=str(job_id), job=spec.name.value, attempt=job.attempts)
+    heartbeat = asyncio.create_task(_heartbeat(resources, job_id, run_token))
+    try:
+        await _run_claimed(resources, spec, job, run_token, bound)
+    finally:
+        heartbeat.cancel()
+
+
+async def _run_claimed(
+    resources: Resources, spec: JobSpec, job: Job, run_token: uuid.UUID, bound: Any
+) -> None:
+    async with resources.sessionmaker() as session:
+        context = JobContext(job=job, session=session, resources=resources, run_token=run_token)
+        try:
+            outcome = await spec.handler(context)
+            finished = await job_repo.finish_job(
+                session,
+                job.id,
+                run_token=run_token,
+                status=outcome.status,
+                counts=outcome.counts,
+                errors=outcome.errors,
+                result=outcome.result,
+            )
+            if not finished:
+                # Another run took over (we were presumed dead): our work must not land.
+                await session.rollback()
+                bound.warning("job_run_superseded")
+                return
+            await session.commit()
+            bound.info("job_finished", status=outcome.status.value, counts=outcome.counts)
+        except asyncio.CancelledError:
+            await session.rollback()
+            await asyncio.shield(_mark_interrupted(resources, job, run_token))
+            raise
+        except Exception as exc:
+            await session.rollback()
+            await _handle_failure(resources, spec, job, run_token, exc, bound)
+
+
+async def _mark_interrupted(resources: Resources, job: Job, run_token: uuid.UUID) -> None:
+    async with resources.sessionmaker() as session, session.begin():
+        await job_repo.finish_job(
+            session,
+            job.id,
+            run_token=run_token,
+            status=JobStatus.INTERRUPTED,
+            counts=job.counts,
+            errors=[_error_record("interrupted", "the worker stopped this run", job.attempts)],
+            result=None,
+        )
+
+
+async def _handle_failure(
+    resources: Resources,
+    spec: JobSpec,
+    job: Job,
+    run_token: uuid.UUID,
+    exc: Exception,
+    bound: Any,
+) -> None:
+    raw_code = getattr(exc, "code", None)
+    known = isinstance(raw_code, str)
+    code = raw_code if isinstance(raw_code, str) else "internal_error"
+    # Only errors with a code promise a message fit to show (no secrets, no internals).
+    detail = str(exc) if known else f"unexpected {type(exc).__name__}"
+    error = _error_record(code, detail, job.attempts)
+    retryable = getattr(exc, "retryable", False) is True
+    if retryable and job.attempts < spec.max_attempts:
+        async with resources.sessionmaker() as session, session.begin():
+            released = await job_repo.release_for_retry(
+                session, job.id, run_token=run_token, error=error
+            )
+        if released:
+            settings = resources.settings.directo
+            delay = retry_delay(
+                job.attempts, base=settings.retry_base_delay, cap=settings.retry_max_delay
+            )
+            bound.warning("job_retry_scheduled", code=error["code"], delay=round(delay, 2))
+            raise RetryJob(delay) from exc
+        return
+    if known:
+        bound.warning("job_failed", code=error["code"], detail=detail)
+    else:
+        bound.exception("job_crashed", error_type=type(exc).__name__)
+    async with resources.sessionmaker() as session, session.begin():
+        finished = await job_repo.finish_job(
+            session,
+            job.id,
+            run_token=run_token,
+            status=JobStatus.FAILED,
+            counts=job.counts,
+            errors=[error],
+            result=None,
+        )
+        if finished and spec.on_failure is not None:
+            await spec.on_failure(session, job, error["code"], detail)

@@ -1,0 +1,101 @@
+"""arq worker wiring, and nothing else: which functions and crons run, with which settings.
+
+The worker's startup opens the same `Resources` the API uses. Deliberate arq settings:
+JSON payloads (not pickle); `keep_result=0` because the `jobs` table, not Redis, holds
+results — so a job id is free to be queued again as soon as a run ends; a 30 s health
+check; `max_tries` high because the runner, not arq, bounds attempts per job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from contextlib import AsyncExitStack
+from typing import Any
+
+import structlog
+from arq import Retry, cron
+from arq.worker import Function, Worker, func
+
+from app.config import Settings, get_settings
+from app.db.repositories import jobs as job_repo
+from app.jobs.names import JobName
+from app.jobs.queue import arq_redis_settings, deserialize, serialize
+from app.jobs.registry import JOB_SPECS
+from app.jobs.runner import JobSpec, RetryJob, run_tracked_job, stale_before
+from app.logging import configure_logging
+from app.resources import Resources, open_resources
+
+log = structlog.get_logger(__name__)
+
+_STRANDED_AFTER = dt.timedelta(seconds=60)
+
+
+def _arq_function(spec: JobSpec) -> Function:
+    async def run(ctx: dict[str, Any], job_id: str) -> None:
+        try:
+            await run_tracked_job(ctx["resources"], spec, uuid.UUID(job_id))
+        except RetryJob as retry:
+            raise Retry(defer=retry.delay) from retry
+
+    run.__qualname__ = run.__name__ = spec.name.value
+    return func(run, name=spec.name.value)
+
+
+async def watchdog(ctx: dict[str, Any]) -> dict[str, int]:
+    """Mark runs with a dead heartbeat `interrupted` and queue every unfinished job again.
+
+    Queueing is idempotent (the arq job id is derived from the job id), so jobs that are
+    already queued are untouched; a job lost between commit and enqueue, or whose worker
+    died, runs again.
+    """
+    resources: Resources = ctx["resources"]
+    async with resources.sessionmaker() as session, session.begin():
+        interrupted = await job_repo.mark_stale_interrupted(
+            session, stale_before=stale_before(resources)
+        )
+        idle_since = dt.datetime.now(dt.UTC) - _STRANDED_AFTER
+        unfinished = await job_repo.unfinished_jobs(session, idle_since=idle_since)
+    requeued = 0
+    for job_id, kind in unfinished:
+        if kind in JobName.__members__.values():
+            requeued += await resources.queue.enqueue(JobName(kind), job_id)
+    if interrupted or requeued:
+        log.warning("watchdog_requeued", interrupted=len(interrupted), requeued=requeued)
+    return {"interrupted": len(interrupted), "requeued": requeued}
+
+
+def build_worker(settings: Settings, *, burst: bool = False, handle_signals: bool = True) -> Worker:
+    """A worker on the settings' Redis and queue, running every registered job."""
+    stack = AsyncExitStack()
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        configure_logging(settings.log)
+        ctx["resources"] = await stack.enter_async_context(open_resources(settings))
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await stack.aclose()
+
+    return Worker(
+        functions=[_arq_function(spec) for spec in JOB_SPECS.values()],
+        cron_jobs=[cron(watchdog, second={0, 30}, unique=True, run_at_startup=True)],
+        queue_name=settings.redis.queue_name,
+        redis_settings=arq_redis_settings(settings.redis),
+        on_startup=startup,
+        on_shutdown=shutdown,
+        burst=burst,
+        handle_signals=handle_signals,
+        job_timeout=settings.sync.job_timeout_seconds,
+        keep_result=0,
+        max_tries=1000,
+        health_check_interval=30,
+        health_check_key=f"{settings.redis.queue_name}:health-check",
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        max_jobs=10,
+    )
+
+
+def run_worker() -> None:
+    """Run a worker until SIGINT/SIGTERM (what `directo-gateway worker` does)."""
+    build_worker(get_settings()).run()

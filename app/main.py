@@ -1,0 +1,51 @@
+"""The API application: `create_app()` wires routers, error handlers and the lifespan that
+opens the shared resources (the same factory the worker uses)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from app.api import health, jobs
+from app.api.deps import require_api_key
+from app.api.openapi import install_openapi
+from app.api.responses import problems
+from app.config import Settings, get_settings
+from app.errors import install_error_handlers
+from app.logging import configure_logging
+from app.metrics import RequestMetricsMiddleware
+from app.resources import open_resources
+
+API_VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log)
+        async with open_resources(settings) as resources:
+            app.state.resources = resources
+            yield
+
+    app = FastAPI(
+        title="Directo sync gateway",
+        version=API_VERSION,
+        description=(
+            "Connects Uku to the Directo ERP: credentials, customer and article imports, "
+            "monthly work statistics, reloads, invoice export and paid status, webhooks."
+        ),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(RequestMetricsMiddleware)
+    app.include_router(health.router)
+
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=problems(401))
+    v1.include_router(jobs.router)
+    app.include_router(v1)
+    return app

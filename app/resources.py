@@ -1,0 +1,63 @@
+"""The one factory of long-lived resources, shared by the API's lifespan and the worker's
+startup: database engine and sessions, the outbound HTTP client, the job queue, and the
+secret box. Nothing here is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db.session import create_engine, create_sessionmaker
+from app.jobs.queue import JobQueue, open_queue
+from app.security.crypto import SecretBox
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    queue: JobQueue
+    secrets: SecretBox
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    timeout = httpx.Timeout(
+        connect=settings.directo.connect_timeout,
+        read=settings.directo.read_timeout,
+        write=settings.directo.read_timeout,
+        pool=settings.directo.connect_timeout,
+    )
+    return httpx.AsyncClient(
+        timeout=timeout,
+        follow_redirects=False,
+        headers={"User-Agent": "directo-gateway"},
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """Open every shared resource and close them all on exit, whatever happened."""
+    engine = create_engine(settings.database)
+    http = build_http_client(settings)
+    queue = open_queue(settings.redis)
+    try:
+        yield Resources(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            http=http,
+            queue=queue,
+            secrets=SecretBox(settings.encryption.keys),
+        )
+    finally:
+        await queue.close()
+        await http.aclose()
+        await engine.dispose()

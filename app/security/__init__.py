@@ -1,0 +1,1 @@
+"""Secrets at rest (AES-GCM with key rotation) and API-key authentication."""

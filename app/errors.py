@@ -44,6 +44,10 @@ class Problem(BaseModel):
     errors: list[ProblemItem] = Field(default_factory=list)
 
 
+# Titles that differ between Python versions' HTTPStatus tables are pinned (RFC 9110 names).
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
 class AppError(Exception):
     """An error a client can act on: a status, a stable machine code, and a human detail."""
 
@@ -61,7 +65,7 @@ class AppError(Exception):
         self.code = code
         self.detail = detail
         self.status = status
-        self.title = title or HTTPStatus(status).phrase
+        self.title = title or _TITLES.get(status) or HTTPStatus(status).phrase
         self.errors = errors or []
         self.headers = headers
 

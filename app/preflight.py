@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
 import asyncpg
 from redis.asyncio import Redis
@@ -41,7 +42,8 @@ async def _redis_problem(settings: Settings) -> str | None:
     try:
         await client.ping()
     except Exception as exc:
-        where = settings.redis.url.split("@")[-1]
+        parsed = urlsplit(settings.redis.url)  # host, port and db only: never a password
+        where = f"{parsed.hostname}:{parsed.port or 6379}{parsed.path or '/0'}"
         return f"Redis is not reachable at {where} ({type(exc).__name__}): {REDIS_HINT}"
     finally:
         await client.aclose()

@@ -21,7 +21,8 @@ target_metadata = Base.metadata
 
 
 def _database_url() -> str:
-    explicit = config.attributes.get("database_url") or context.get_x_argument(as_dictionary=True).get("url")
+    explicit = config.attributes.get("database_url")
+    explicit = explicit or context.get_x_argument(as_dictionary=True).get("url")
     return str(explicit or get_settings().database.url)
 
 

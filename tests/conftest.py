@@ -48,6 +48,15 @@ def make_settings(**overrides: object) -> Settings:
     return Settings.model_validate(values)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop at once, saying how to fix it, if PostgreSQL or Redis is not running."""
+    from app.preflight import dependency_problems
+
+    problems = asyncio.run(dependency_problems(make_settings()))
+    if problems:
+        pytest.exit("\n".join(["the tests need the real services:", *problems]), returncode=2)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return make_settings()

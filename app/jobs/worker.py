@@ -65,6 +65,21 @@ async def watchdog(ctx: dict[str, Any]) -> dict[str, int]:
     return {"interrupted": len(interrupted), "requeued": requeued}
 
 
+def _health_key(settings: Settings) -> str:
+    return f"{settings.redis.queue_name}:health-check"
+
+
+async def worker_is_alive(settings: Settings) -> bool:
+    """True while some worker on this queue has written its health beacon (every 30 s)."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(settings.redis.url, socket_connect_timeout=3)
+    try:
+        return bool(await redis.exists(_health_key(settings)))
+    finally:
+        await redis.aclose()
+
+
 def build_worker(settings: Settings, *, burst: bool = False, handle_signals: bool = True) -> Worker:
     """A worker on the settings' Redis and queue, running every registered job."""
     stack = AsyncExitStack()
@@ -89,7 +104,7 @@ def build_worker(settings: Settings, *, burst: bool = False, handle_signals: boo
         keep_result=0,
         max_tries=1000,
         health_check_interval=30,
-        health_check_key=f"{settings.redis.queue_name}:health-check",
+        health_check_key=_health_key(settings),
         job_serializer=serialize,
         job_deserializer=deserialize,
         max_jobs=10,

@@ -8,6 +8,8 @@ check; `max_tries` high because the runner, not arq, bounds attempts per job.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from contextlib import AsyncExitStack
@@ -16,6 +18,7 @@ from typing import Any
 import structlog
 from arq import Retry, cron
 from arq.worker import Function, Worker, func
+from redis.exceptions import RedisError
 
 from app.config import Settings, get_settings
 from app.db.repositories import jobs as job_repo
@@ -111,6 +114,29 @@ def build_worker(settings: Settings, *, burst: bool = False, handle_signals: boo
     )
 
 
+async def run_until_stopped(settings: Settings, *, handle_signals: bool = True) -> None:
+    """Run a worker until it is stopped (SIGINT/SIGTERM, or cancellation).
+
+    Losing Redis does not end the process: the worker is rebuilt and polls again once
+    Redis answers, with a capped back-off. Jobs are not lost meanwhile: their rows are in
+    PostgreSQL and the watchdog queues them again.
+    """
+    delay = 1.0
+    while True:
+        worker = build_worker(settings, handle_signals=handle_signals)
+        try:
+            await worker.main()
+            return
+        except (RedisError, OSError) as exc:
+            log.warning("worker_lost_redis", error=type(exc).__name__, retry_in=delay)
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await worker.close()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
+
+
 def run_worker() -> None:
-    """Run a worker until SIGINT/SIGTERM (what `directo-gateway worker` does)."""
-    build_worker(get_settings()).run()
+    """What `directo-gateway worker` does."""
+    with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
+        asyncio.run(run_until_stopped(get_settings()))

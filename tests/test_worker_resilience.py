@@ -1,0 +1,117 @@
+"""A worker survives a Redis restart: jobs queued after Redis returns still run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.db.models import Job, JobStatus
+from app.db.repositories import jobs as job_repo
+from app.jobs.names import JobName
+from app.jobs.queue import open_queue
+from app.jobs.worker import run_until_stopped
+from app.resources import Resources
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateRedis:
+    """A Redis server of the test's own, which the test may kill and restart."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._server = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.kill()
+            self._server.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+async def private_redis() -> AsyncIterator[PrivateRedis]:
+    redis = PrivateRedis()
+    redis.start()
+    await asyncio.sleep(0.3)
+    yield redis
+    redis.stop()
+
+
+async def wait_for_status(db: Resources, job_id: uuid.UUID, status: JobStatus) -> None:
+    async with asyncio.timeout(20):
+        while True:
+            async with db.sessionmaker() as session:
+                job = await session.get(Job, job_id)
+                if job is not None and job.status == status:
+                    return
+            await asyncio.sleep(0.2)
+
+
+async def ping_job(db: Resources) -> uuid.UUID:
+    async with db.sessionmaker() as session, session.begin():
+        return (await job_repo.create_job(session, kind=JobName.PING.value)).id
+
+
+async def test_worker_keeps_working_across_a_redis_restart(
+    db: Resources, private_redis: PrivateRedis
+) -> None:
+    queue_name = f"resilience-{uuid.uuid4().hex[:6]}"
+    settings = make_settings(redis={"url": private_redis.url, "queue_name": queue_name})
+    worker = asyncio.create_task(run_until_stopped(settings, handle_signals=False))
+    queue = open_queue(settings.redis)
+    try:
+        before = await ping_job(db)
+        await queue.enqueue(JobName.PING, before)
+        await wait_for_status(db, before, JobStatus.SUCCEEDED)
+
+        private_redis.restart()  # Redis dies and comes back empty
+        await asyncio.sleep(1.5)
+
+        after = await ping_job(db)
+        for _ in range(50):  # the API's enqueue would also retry via the watchdog
+            with contextlib.suppress(Exception):
+                await queue.enqueue(JobName.PING, after)
+                break
+            await asyncio.sleep(0.2)
+        await wait_for_status(db, after, JobStatus.SUCCEEDED)
+        assert not worker.done()
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        await queue.close()

@@ -239,3 +239,30 @@ def test_every_job_name_is_registered_with_the_worker(db: Resources) -> None:
     assert set(JOB_SPECS) == set(JobName)
     worker = build_worker(db.settings, burst=True, handle_signals=False)
     assert {name.value for name in JobName} <= set(worker.functions)
+
+
+async def test_job_events_also_go_to_the_request_callback(db: Resources) -> None:
+    from app.db.models import Event, WebhookDelivery
+    from app.webhooks.types import EventType
+
+    async with db.sessionmaker() as session, session.begin():
+        job = await job_repo.create_job(
+            session, kind=JobName.PING.value, company_id="c1", callback_url="http://127.0.0.1:9/cb"
+        )
+
+    async def handler(context: JobContext) -> JobOutcome:
+        await context.emit(EventType.CUSTOMERS_IMPORTED, {"added": 2})
+        return JobOutcome()
+
+    await run_tracked_job(db, spec(handler), job.id)
+    async with db.sessionmaker() as session:
+        event = await session.scalar(select(Event))
+        delivery = await session.scalar(select(WebhookDelivery))
+    assert event is not None
+    assert (event.type, event.payload, event.company_id) == (
+        "customers.imported",
+        {"added": 2},
+        "c1",
+    )
+    assert delivery is not None
+    assert (delivery.callback_url, delivery.endpoint_id) == ("http://127.0.0.1:9/cb", None)

@@ -34,6 +34,8 @@ from app.db.models import Job, JobStatus
 from app.db.repositories import jobs as job_repo
 from app.jobs.names import JobName
 from app.resources import Resources
+from app.webhooks.outbox import emit
+from app.webhooks.types import EventType
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +101,18 @@ class JobContext:
             await job_repo.record_progress(
                 session, self.job.id, run_token=self.run_token, done=done, total=total, phase=phase
             )
+
+    async def emit(self, type_: EventType, payload: dict[str, Any]) -> None:
+        """Announce an event in the job's transaction; it also goes to the job's callback URL."""
+        if self.job.company_id is None:
+            raise ValueError("only a company's job can announce events")
+        await emit(
+            self.session,
+            company_id=self.job.company_id,
+            type_=type_,
+            payload=payload,
+            callback_url=self.job.callback_url,
+        )
 
     async def checkpoint(self) -> None:
         """Commit the handler's work so far (for batch-committed jobs that can resume)."""

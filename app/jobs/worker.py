@@ -28,6 +28,7 @@ from app.jobs.registry import JOB_SPECS
 from app.jobs.runner import JobSpec, RetryJob, run_tracked_job, stale_before
 from app.logging import configure_logging
 from app.resources import Resources, open_resources
+from app.webhooks.delivery import BATCH_SIZE, deliver_due
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +69,17 @@ async def watchdog(ctx: dict[str, Any]) -> dict[str, int]:
     return {"interrupted": len(interrupted), "requeued": requeued}
 
 
+async def deliver_webhooks(ctx: dict[str, Any]) -> int:
+    """Send every due webhook delivery (runs every 2 s; safe on many workers at once)."""
+    resources: Resources = ctx["resources"]
+    attempted = 0
+    while (batch := await deliver_due(resources)) > 0:
+        attempted += batch
+        if batch < BATCH_SIZE:
+            break
+    return attempted
+
+
 def _health_key(settings: Settings) -> str:
     return f"{settings.redis.queue_name}:health-check"
 
@@ -95,8 +107,14 @@ def build_worker(settings: Settings, *, burst: bool = False, handle_signals: boo
         await stack.aclose()
 
     return Worker(
-        functions=[_arq_function(spec) for spec in JOB_SPECS.values()],
-        cron_jobs=[cron(watchdog, second={0, 30}, unique=True, run_at_startup=True)],
+        functions=[
+            *(_arq_function(spec) for spec in JOB_SPECS.values()),
+            func(deliver_webhooks, name="deliver_webhooks"),
+        ],
+        cron_jobs=[
+            cron(watchdog, second={0, 30}, unique=True, run_at_startup=True),
+            cron(deliver_webhooks, second=set(range(0, 60, 2)), unique=True, run_at_startup=True),
+        ],
         queue_name=settings.redis.queue_name,
         redis_settings=arq_redis_settings(settings.redis),
         on_startup=startup,

@@ -89,6 +89,7 @@ class WebhookDelivery(UuidPrimaryKey, Timestamps, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime | None]
     locked_until: Mapped[dt.datetime | None]
+    lease_token: Mapped[uuid.UUID | None]
     last_status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[dt.datetime | None]

@@ -1,0 +1,310 @@
+"""Webhook endpoints, their delivery log, redelivery, the event catch-up feed, and the
+per-company callback secret."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
+
+from app.api.deps import ResourcesDep, UnitOfWorkDep
+from app.api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.api.params import CompanyId
+from app.api.responses import problems
+from app.db.models import (
+    DeliveryStatus,
+    Event,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookEndpoint,
+)
+from app.db.repositories import events as event_repo
+from app.db.repositories import webhooks as webhook_repo
+from app.errors import AppError, NotFound
+from app.webhooks import service
+from app.webhooks.outbox import envelope
+from app.webhooks.types import EventType
+
+router = APIRouter(tags=["webhooks"])
+
+
+class EndpointIn(BaseModel):
+    url: str = Field(min_length=1, max_length=2048, description="https URL that receives POSTs")
+    event_types: list[EventType] = Field(
+        default_factory=list, max_length=20, description="Subscribed event types; empty means all"
+    )
+    description: str | None = Field(default=None, max_length=500)
+
+
+class EndpointOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    description: str | None
+    enabled: bool
+    disabled_reason: str | None
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> EndpointOut:
+        return cls(
+            id=endpoint.id,
+            url=endpoint.url,
+            event_types=endpoint.event_types,
+            description=endpoint.description,
+            enabled=endpoint.enabled,
+            disabled_reason=endpoint.disabled_reason,
+            created_at=endpoint.created_at,
+        )
+
+
+class EndpointCreated(EndpointOut):
+    secret: str = Field(description="Signing secret (whsec_…); shown only in this response")
+
+
+class EndpointList(BaseModel):
+    items: list[EndpointOut]
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    attempted_at: dt.datetime
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+    next_attempt_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, attempt: WebhookDeliveryAttempt) -> AttemptOut:
+        return cls(
+            attempt=attempt.attempt_number,
+            attempted_at=attempt.attempted_at,
+            status_code=attempt.status_code,
+            duration_ms=attempt.duration_ms,
+            error=attempt.error,
+            next_attempt_at=attempt.next_attempt_at,
+        )
+
+
+class DeliveryOut(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    endpoint_id: uuid.UUID | None
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: dt.datetime | None
+    created_at: dt.datetime
+    attempt_log: list[AttemptOut]
+
+    @classmethod
+    def of(
+        cls, delivery: WebhookDelivery, event: Event, attempts: list[WebhookDeliveryAttempt]
+    ) -> DeliveryOut:
+        return cls(
+            id=delivery.id,
+            event_id=event.id,
+            event_type=event.type,
+            endpoint_id=delivery.endpoint_id,
+            status=delivery.status,
+            attempts=delivery.attempts,
+            next_attempt_at=delivery.next_attempt_at,
+            last_status_code=delivery.last_status_code,
+            last_error=delivery.last_error,
+            delivered_at=delivery.delivered_at,
+            created_at=delivery.created_at,
+            attempt_log=[AttemptOut.of(attempt) for attempt in attempts],
+        )
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class EventOut(BaseModel):
+    id: uuid.UUID
+    type: str
+    company_id: str
+    sequence: int
+    timestamp: dt.datetime
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_after_sequence: int = Field(description="Pass as after_sequence to continue")
+
+
+class CallbackSecretOut(BaseModel):
+    secret: str = Field(description="Signs per-request callbacks; shown only in this response")
+
+
+@router.post(
+    "/companies/{company_id}/webhook-endpoints",
+    response_model=EndpointCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(422),
+)
+async def create_endpoint(
+    company_id: CompanyId, body: EndpointIn, uow: UnitOfWorkDep, resources: ResourcesDep
+) -> EndpointCreated:
+    """Register an endpoint. Its signing secret is in this response only."""
+    endpoint, secret = await service.create_endpoint(
+        uow.session,
+        company_id=company_id,
+        url=body.url,
+        event_types=body.event_types,
+        description=body.description,
+        settings=resources.settings.webhooks,
+        secrets=resources.secrets,
+    )
+    await uow.commit()
+    return EndpointCreated(**EndpointOut.of(endpoint).model_dump(), secret=secret)
+
+
+@router.get(
+    "/companies/{company_id}/webhook-endpoints",
+    response_model=EndpointList,
+    responses=problems(422),
+)
+async def list_endpoints(company_id: CompanyId, uow: UnitOfWorkDep) -> EndpointList:
+    endpoints = await webhook_repo.list_endpoints(uow.session, company_id)
+    return EndpointList(items=[EndpointOut.of(endpoint) for endpoint in endpoints])
+
+
+@router.get(
+    "/companies/{company_id}/webhook-endpoints/{endpoint_id}",
+    response_model=EndpointOut,
+    responses=problems(404, 422),
+)
+async def get_endpoint(
+    company_id: CompanyId, endpoint_id: uuid.UUID, uow: UnitOfWorkDep
+) -> EndpointOut:
+    endpoint = await webhook_repo.get_endpoint(uow.session, company_id, endpoint_id)
+    if endpoint is None:
+        raise NotFound("webhook endpoint")
+    return EndpointOut.of(endpoint)
+
+
+@router.delete(
+    "/companies/{company_id}/webhook-endpoints/{endpoint_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(404, 422),
+)
+async def delete_endpoint(
+    company_id: CompanyId, endpoint_id: uuid.UUID, uow: UnitOfWorkDep
+) -> Response:
+    """Stop deliveries to the endpoint; its delivery log stays readable."""
+    await service.delete_endpoint(uow.session, company_id=company_id, endpoint_id=endpoint_id)
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/companies/{company_id}/webhook-endpoints/{endpoint_id}/deliveries",
+    response_model=DeliveryPage,
+    responses=problems(404, 422),
+)
+async def list_deliveries(
+    company_id: CompanyId,
+    endpoint_id: uuid.UUID,
+    uow: UnitOfWorkDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> DeliveryPage:
+    """The endpoint's deliveries, newest first, each with its attempts."""
+    endpoint = await webhook_repo.get_endpoint(uow.session, company_id, endpoint_id)
+    if endpoint is None:
+        raise NotFound("webhook endpoint")
+    position = decode_cursor(cursor)
+    before = None
+    if position is not None:
+        try:
+            before = (dt.datetime.fromisoformat(position["created_at"]), uuid.UUID(position["id"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AppError(
+                "cursor_invalid", "The cursor is not one this API issued.", status=422
+            ) from exc
+    rows = await webhook_repo.deliveries_page(uow.session, endpoint.id, before=before, limit=limit)
+    attempts = await webhook_repo.attempts_of(uow.session, [delivery.id for delivery, _ in rows])
+    next_cursor = None
+    if len(rows) == limit:
+        last = rows[-1][0]
+        next_cursor = encode_cursor({"created_at": last.created_at.isoformat(), "id": str(last.id)})
+    return DeliveryPage(
+        items=[DeliveryOut.of(delivery, event, attempts[delivery.id]) for delivery, event in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.post(
+    "/webhook-deliveries/{delivery_id}/redeliver",
+    response_model=DeliveryOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problems(404, 422),
+)
+async def redeliver(delivery_id: uuid.UUID, uow: UnitOfWorkDep) -> DeliveryOut:
+    """Send the delivery's event again now (same webhook-id, so receivers can deduplicate)."""
+    delivery = await webhook_repo.get_delivery(uow.session, delivery_id)
+    if delivery is None:
+        raise NotFound("webhook delivery")
+    await webhook_repo.schedule_redelivery(uow.session, delivery.id)
+    await uow.commit()
+    await uow.session.refresh(delivery)
+    event = await uow.session.get(Event, delivery.event_id)
+    assert event is not None
+    attempts = await webhook_repo.attempts_of(uow.session, [delivery.id])
+    return DeliveryOut.of(delivery, event, attempts[delivery.id])
+
+
+@router.get("/companies/{company_id}/events", response_model=EventPage, responses=problems(422))
+async def list_events(
+    company_id: CompanyId,
+    uow: UnitOfWorkDep,
+    after_sequence: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: LimitQuery = 100,
+) -> EventPage:
+    """Events with a sequence above `after_sequence`, oldest first: catch up after a gap."""
+    events = await event_repo.events_after(
+        uow.session, company_id, after_sequence=after_sequence, limit=limit
+    )
+    items = [EventOut.model_validate(envelope(event)) for event in events]
+    return EventPage(
+        items=items, next_after_sequence=events[-1].sequence if events else after_sequence
+    )
+
+
+@router.post(
+    "/companies/{company_id}/callback-secret/reveal",
+    response_model=CallbackSecretOut,
+    responses=problems(409, 422),
+)
+async def reveal_callback_secret(
+    company_id: CompanyId, uow: UnitOfWorkDep, resources: ResourcesDep
+) -> CallbackSecretOut:
+    """The secret that signs per-request callbacks, created on first use; shown once."""
+    secret = await service.reveal_callback_secret(uow.session, company_id, resources.secrets)
+    await uow.commit()
+    return CallbackSecretOut(secret=secret)
+
+
+@router.post(
+    "/companies/{company_id}/callback-secret/rotate",
+    response_model=CallbackSecretOut,
+    responses=problems(422),
+)
+async def rotate_callback_secret(
+    company_id: CompanyId, uow: UnitOfWorkDep, resources: ResourcesDep
+) -> CallbackSecretOut:
+    """Replace the callback secret; the new one is shown in this response only."""
+    secret = await service.rotate_callback_secret(uow.session, company_id, resources.secrets)
+    await uow.commit()
+    return CallbackSecretOut(secret=secret)

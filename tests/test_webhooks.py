@@ -1,0 +1,404 @@
+"""Events and signed webhooks against a real receiver on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import func, select, update
+from standardwebhooks import Webhook
+
+from app.db.models import DeliveryStatus, Event, WebhookDelivery
+from app.resources import Resources
+from app.webhooks.delivery import deliver_due
+from app.webhooks.outbox import emit
+from app.webhooks.ssrf import UnsafeTargetError, resolve_target
+from app.webhooks.types import EventType
+from app.webhooks.verify import verify_webhook
+from tests.conftest import make_settings
+from tests.helpers import run_worker_burst
+from tests.receiver import Receiver, running_receiver
+
+COMPANY = "firm-1"
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with running_receiver() as running:
+        yield running
+
+
+async def register(client: AsyncClient, url: str, **extra: object) -> dict[str, object]:
+    response = await client.post(
+        f"/v1/companies/{COMPANY}/webhook-endpoints", json={"url": url, **extra}
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def emit_committed(
+    db: Resources,
+    type_: EventType = EventType.CUSTOMERS_IMPORTED,
+    company: str = COMPANY,
+    **payload: object,
+) -> Event:
+    async with db.sessionmaker() as session, session.begin():
+        return await emit(
+            session, company_id=company, type_=type_, payload=dict(payload) or {"n": 1}
+        )
+
+
+async def make_due_now(db: Resources) -> None:
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.status == DeliveryStatus.PENDING)
+            .values(next_attempt_at=func.now() - dt.timedelta(seconds=1))
+        )
+
+
+async def deliveries(client: AsyncClient, endpoint_id: object) -> list[dict[str, object]]:
+    response = await client.get(
+        f"/v1/companies/{COMPANY}/webhook-endpoints/{endpoint_id}/deliveries"
+    )
+    assert response.status_code == 200
+    return list(response.json()["items"])
+
+
+async def test_registration_shows_the_secret_once(client: AsyncClient, receiver: Receiver) -> None:
+    created = await register(
+        client, receiver.url(), event_types=["invoice.paid"], description="Uku"
+    )
+    assert str(created["secret"]).startswith("whsec_")
+    assert created["event_types"] == ["invoice.paid"]
+    listed = (await client.get(f"/v1/companies/{COMPANY}/webhook-endpoints")).json()["items"]
+    assert listed == [{key: value for key, value in created.items() if key != "secret"}]
+    one = await client.get(f"/v1/companies/{COMPANY}/webhook-endpoints/{created['id']}")
+    assert "secret" not in one.json()
+    assert (
+        await client.get(f"/v1/companies/other/webhook-endpoints/{created['id']}")
+    ).status_code == 404
+    assert (
+        await client.delete(f"/v1/companies/{COMPANY}/webhook-endpoints/{created['id']}")
+    ).status_code == 204
+    assert (
+        await client.get(f"/v1/companies/{COMPANY}/webhook-endpoints/{created['id']}")
+    ).status_code == 404
+
+
+async def test_delivery_is_signed_the_standard_webhooks_way(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    created = await register(client, receiver.url())
+    event = await emit_committed(db, added=3)
+    assert await deliver_due(db) == 1
+
+    [request] = receiver.requests
+    body = json.loads(request.body)
+    assert body == {
+        "id": str(event.id),
+        "type": "customers.imported",
+        "company_id": COMPANY,
+        "sequence": 1,
+        "timestamp": event.created_at.isoformat(),
+        "data": {"added": 3},
+    }
+    assert request.headers["webhook-id"] == str(event.id)
+    # The public library and the package's helper both accept it.
+    Webhook(str(created["secret"])).verify(request.body, request.headers)
+    assert verify_webhook(str(created["secret"]), request.headers, request.body) == body
+    [delivery] = await deliveries(client, created["id"])
+    assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == (
+        "succeeded",
+        1,
+        200,
+    )
+
+
+async def test_three_failures_then_success_is_one_success_after_four_attempts(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    created = await register(client, receiver.url())
+    receiver.respond(500, 502, 500)
+    await emit_committed(db)
+    for _ in range(4):
+        assert await deliver_due(db) == 1
+        await make_due_now(db)
+    assert await deliver_due(db) == 0  # nothing left to send
+
+    assert [request.headers["webhook-id"] for request in receiver.requests] == [
+        receiver.requests[0].headers["webhook-id"]
+    ] * 4
+    [delivery] = await deliveries(client, created["id"])
+    assert delivery["status"] == "succeeded"
+    assert [attempt["status_code"] for attempt in delivery["attempt_log"]] == [500, 502, 500, 200]
+    assert [attempt["attempt"] for attempt in delivery["attempt_log"]] == [1, 2, 3, 4]
+    assert delivery["attempt_log"][0]["error"] == "HTTP 500"
+    assert delivery["attempt_log"][3]["next_attempt_at"] is None
+
+
+async def test_schedule_after_first_failure_is_five_seconds(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    created = await register(client, receiver.url())
+    receiver.respond(500)
+    await emit_committed(db)
+    await deliver_due(db)
+    [delivery] = await deliveries(client, created["id"])
+    attempt = delivery["attempt_log"][0]
+    gap = dt.datetime.fromisoformat(attempt["next_attempt_at"]) - dt.datetime.fromisoformat(
+        attempt["attempted_at"]
+    )
+    assert gap == dt.timedelta(seconds=5)
+    assert await deliver_due(db) == 0  # not due yet
+
+
+async def test_429_retry_after_is_honoured(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    created = await register(client, receiver.url())
+    receiver.respond(429, headers={"Retry-After": "3600"})
+    await emit_committed(db)
+    await deliver_due(db)
+    [delivery] = await deliveries(client, created["id"])
+    attempt = delivery["attempt_log"][0]
+    gap = dt.datetime.fromisoformat(attempt["next_attempt_at"]) - dt.datetime.fromisoformat(
+        attempt["attempted_at"]
+    )
+    assert gap == dt.timedelta(hours=1)
+    assert delivery["status"] == "pending"
+
+
+async def test_410_disables_the_endpoint(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    created = await register(client, receiver.url())
+    receiver.respond(410)
+    await emit_committed(db)
+    await deliver_due(db)
+    endpoint = (
+        await client.get(f"/v1/companies/{COMPANY}/webhook-endpoints/{created['id']}")
+    ).json()
+    assert (endpoint["enabled"], endpoint["disabled_reason"]) == (
+        False,
+        "receiver answered 410 Gone",
+    )
+    [delivery] = await deliveries(client, created["id"])
+    assert delivery["status"] == "failed"
+    await emit_committed(db)  # a disabled endpoint gets no new deliveries
+    assert len(await deliveries(client, created["id"])) == 1
+
+
+async def test_redelivery_sends_the_same_event_again(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    created = await register(client, receiver.url())
+    await emit_committed(db)
+    await deliver_due(db)
+    [delivery] = await deliveries(client, created["id"])
+    response = await client.post(f"/v1/webhook-deliveries/{delivery['id']}/redeliver")
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+    await deliver_due(db)
+    assert len(receiver.requests) == 2
+    assert receiver.requests[0].headers["webhook-id"] == receiver.requests[1].headers["webhook-id"]
+    [again] = await deliveries(client, created["id"])
+    assert (again["status"], again["attempts"]) == ("succeeded", 2)
+    assert (
+        await client.post(f"/v1/webhook-deliveries/{uuid.uuid4()}/redeliver")
+    ).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://localhost/hook",
+        "https://10.1.2.3/hook",
+        "https://192.168.0.10/hook",
+        "https://172.16.5.5/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://100.64.0.1/hook",
+        "https://[::1]/hook",
+        "https://[fd00::1]/hook",
+        "https://[fe80::1]/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://0.0.0.0/hook",
+    ],
+)
+async def test_private_targets_are_refused_unless_allowed(url: str) -> None:
+    strict = make_settings(webhooks={"allow_private_targets": False, "allow_http": True}).webhooks
+    with pytest.raises(UnsafeTargetError) as refused:
+        await resolve_target(url, strict)
+    assert refused.value.code == "url_not_public"
+    lenient = make_settings(webhooks={"allow_private_targets": True, "allow_http": True}).webhooks
+    assert (await resolve_target(url, lenient)).url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("ftp://example.com/x", "url_invalid"),
+        ("http://93.184.216.34/hook", "url_not_https"),
+        ("https://user:pw@93.184.216.34/", "url_invalid"),
+        ("not a url", "url_invalid"),
+    ],
+)
+async def test_bad_urls_are_refused_with_their_code(url: str, code: str) -> None:
+    strict = make_settings(webhooks={"allow_private_targets": False, "allow_http": False}).webhooks
+    with pytest.raises(UnsafeTargetError) as refused:
+        await resolve_target(url, strict)
+    assert refused.value.code == code
+
+
+async def test_public_https_target_is_accepted_without_any_traffic() -> None:
+    strict = make_settings(webhooks={"allow_private_targets": False, "allow_http": False}).webhooks
+    target = await resolve_target("https://93.184.216.34:8443/hook", strict)
+    assert (target.host, target.port, target.address) == ("93.184.216.34", 8443, "93.184.216.34")
+
+
+async def test_registration_refuses_private_target_with_a_422(db: Resources) -> None:
+    from asgi_lifespan import LifespanManager
+    from httpx import ASGITransport
+
+    from app.main import create_app
+    from tests.conftest import API_KEY
+
+    app = create_app(make_settings(webhooks={"allow_private_targets": False, "allow_http": True}))
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(
+            transport=ASGITransport(app=manager.app),
+            base_url="http://t",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        ) as strict_client,
+    ):
+        response = await strict_client.post(
+            f"/v1/companies/{COMPANY}/webhook-endpoints", json={"url": "http://127.0.0.1:9/x"}
+        )
+    assert response.status_code == 422
+    assert response.json()["code"] == "url_not_public"
+
+
+async def test_private_target_is_refused_again_at_delivery(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    created = await register(client, receiver.url())  # allowed when registered
+    await emit_committed(db)
+    strict = dataclasses.replace(
+        db, settings=make_settings(webhooks={"allow_private_targets": False, "allow_http": True})
+    )
+    await deliver_due(strict)
+    assert receiver.requests == []
+    [delivery] = await deliveries(client, created["id"])
+    assert delivery["status"] == "pending"
+    assert str(delivery["last_error"]).startswith("url_not_public")
+
+
+async def test_an_event_whose_transaction_rolls_back_is_never_announced(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    await register(client, receiver.url())
+    async with db.sessionmaker() as session:
+        await emit(session, company_id=COMPANY, type_=EventType.CUSTOMERS_IMPORTED, payload={})
+        await session.rollback()
+    assert await deliver_due(db) == 0
+    assert (await client.get(f"/v1/companies/{COMPANY}/events")).json() == {
+        "items": [],
+        "next_after_sequence": 0,
+    }
+    event = await emit_committed(db)
+    assert event.sequence == 1  # the rolled-back event left no gap
+
+
+async def test_after_sequence_catch_up_returns_what_was_missed(
+    client: AsyncClient, db: Resources
+) -> None:
+    for n in range(5):
+        await emit_committed(db, n=n)
+    await emit_committed(db, company="another-firm")
+    page = (
+        await client.get(f"/v1/companies/{COMPANY}/events", params={"after_sequence": 2})
+    ).json()
+    assert [item["sequence"] for item in page["items"]] == [3, 4, 5]
+    assert [item["data"]["n"] for item in page["items"]] == [2, 3, 4]
+    assert page["next_after_sequence"] == 5
+    limited = (
+        await client.get(
+            f"/v1/companies/{COMPANY}/events", params={"after_sequence": 0, "limit": 2}
+        )
+    ).json()
+    assert [item["sequence"] for item in limited["items"]] == [1, 2]
+    other = (await client.get("/v1/companies/another-firm/events")).json()
+    assert [item["sequence"] for item in other["items"]] == [1]
+
+
+async def test_concurrent_emitters_get_gapless_unique_sequences(db: Resources) -> None:
+    events = await asyncio.gather(*(emit_committed(db, n=n) for n in range(20)))
+    assert sorted(event.sequence for event in events) == list(range(1, 21))
+
+
+async def test_two_burst_workers_deliver_each_attempt_once(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    await register(client, receiver.url())
+    for n in range(30):
+        await emit_committed(db, n=n)
+    await asyncio.gather(run_worker_burst(db.settings), run_worker_burst(db.settings))
+    ids = [request.headers["webhook-id"] for request in receiver.requests]
+    assert len(ids) == 30
+    assert len(set(ids)) == 30
+    async with db.sessionmaker() as session:
+        statuses = (
+            await session.execute(select(WebhookDelivery.status, WebhookDelivery.attempts))
+        ).all()
+    assert sorted(set(statuses)) == [(DeliveryStatus.SUCCEEDED, 1)]
+
+
+async def test_callback_is_signed_with_the_company_callback_secret(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    async with db.sessionmaker() as session, session.begin():
+        await emit(
+            session,
+            company_id=COMPANY,
+            type_=EventType.RELOAD_COMPLETED,
+            payload={"status": "succeeded"},
+            callback_url=receiver.url("/cb"),
+        )
+    await deliver_due(db)
+    [request] = receiver.requests
+    assert request.path == "/cb"
+    revealed = await client.post(f"/v1/companies/{COMPANY}/callback-secret/reveal")
+    assert revealed.status_code == 200
+    secret = revealed.json()["secret"]
+    assert verify_webhook(secret, request.headers, request.body)["type"] == "reload.completed"
+    again = await client.post(f"/v1/companies/{COMPANY}/callback-secret/reveal")
+    assert (again.status_code, again.json()["code"]) == (409, "secret_already_revealed")
+    rotated = (await client.post(f"/v1/companies/{COMPANY}/callback-secret/rotate")).json()[
+        "secret"
+    ]
+    assert rotated != secret
+
+
+async def test_delivery_log_pages_with_an_opaque_cursor(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    created = await register(client, receiver.url())
+    for n in range(5):
+        await emit_committed(db, n=n)
+    url = f"/v1/companies/{COMPANY}/webhook-endpoints/{created['id']}/deliveries"
+    first = (await client.get(url, params={"limit": 3})).json()
+    second = (await client.get(url, params={"limit": 3, "cursor": first["next_cursor"]})).json()
+    ids = [item["id"] for item in first["items"] + second["items"]]
+    assert len(ids) == 5
+    assert len(set(ids)) == 5
+    assert second["next_cursor"] is None
+    bad = await client.get(url, params={"cursor": "garbage!"})
+    assert (bad.status_code, bad.json()["code"]) == (422, "cursor_invalid")

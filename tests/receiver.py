@@ -24,6 +24,7 @@ class Receiver:
     port: int
     requests: list[Received] = field(default_factory=list)
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    delays: dict[str, float] = field(default_factory=dict)
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -42,6 +43,7 @@ class Receiver:
                 break
         headers = {key.decode(): value.decode() for key, value in scope["headers"]}
         self.requests.append(Received(path=scope["path"], headers=headers, body=body))
+        await asyncio.sleep(self.delays.get(scope["path"], 0))
         status, extra = self.script.pop(0) if self.script else (200, {})
         raw_headers = [(key.encode(), value.encode()) for key, value in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})

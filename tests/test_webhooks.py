@@ -402,3 +402,24 @@ async def test_delivery_log_pages_with_an_opaque_cursor(
     assert second["next_cursor"] is None
     bad = await client.get(url, params={"cursor": "garbage!"})
     assert (bad.status_code, bad.json()["code"]) == (422, "cursor_invalid")
+
+
+async def test_a_slow_endpoint_with_a_backlog_does_not_hold_up_another(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    await register(client, receiver.url("/slow"))
+    receiver.delays["/slow"] = 0.5
+    for n in range(30):
+        await emit_committed(db, n=n)
+    await register(client, receiver.url("/fast"))
+    await emit_committed(db, n=99)  # due after the whole slow backlog
+
+    started = asyncio.get_running_loop().time()
+    attempted = await deliver_due(db)
+    elapsed = asyncio.get_running_loop().time() - started
+
+    paths = [request.path for request in receiver.requests]
+    assert paths.count("/fast") == 1
+    assert paths.count("/slow") == 5  # its share of the batch; the rest wait for the next
+    assert attempted == 6
+    assert elapsed < 2  # sent side by side, not one after another

@@ -28,7 +28,7 @@ from app.jobs.registry import JOB_SPECS
 from app.jobs.runner import JobSpec, RetryJob, run_tracked_job, stale_before
 from app.logging import configure_logging
 from app.resources import Resources, open_resources
-from app.webhooks.delivery import BATCH_SIZE, deliver_due
+from app.webhooks.delivery import deliver_due
 
 log = structlog.get_logger(__name__)
 
@@ -73,10 +73,10 @@ async def deliver_webhooks(ctx: dict[str, Any]) -> int:
     """Send every due webhook delivery (runs every 2 s; safe on many workers at once)."""
     resources: Resources = ctx["resources"]
     attempted = 0
+    # Each batch gives every due target a share; failures are rescheduled into the future,
+    # so this ends once nothing is due right now.
     while (batch := await deliver_due(resources)) > 0:
         attempted += batch
-        if batch < BATCH_SIZE:
-            break
     return attempted
 
 

@@ -34,6 +34,7 @@ log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 50
 MAX_PARALLEL = 20
+PER_TARGET = 5  # a target's share of one batch: a slow receiver cannot starve the others
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +174,9 @@ async def deliver_due(resources: Resources, *, limit: int = BATCH_SIZE) -> int:
     now = dt.datetime.now(dt.UTC)
     lease = dt.timedelta(seconds=resources.settings.webhooks.timeout * 3 + 30)
     async with resources.sessionmaker() as session, session.begin():
-        claimed = await webhook_repo.claim_due(session, now=now, lease=lease, limit=limit)
+        claimed = await webhook_repo.claim_due(
+            session, now=now, lease=lease, limit=limit, per_target=PER_TARGET
+        )
     gate = asyncio.Semaphore(MAX_PARALLEL)
 
     async def bounded(item: ClaimedDelivery) -> None:

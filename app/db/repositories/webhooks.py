@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
@@ -72,16 +72,40 @@ class ClaimedDelivery:
 
 
 async def claim_due(
-    session: AsyncSession, *, now: dt.datetime, lease: dt.timedelta, limit: int
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    limit: int,
+    per_target: int,
 ) -> list[ClaimedDelivery]:
     """Lease up to `limit` due deliveries to this caller. `SKIP LOCKED` plus the lease mean
     two workers never hold the same delivery; a crashed holder's lease simply expires."""
+    is_due = and_(
+        WebhookDelivery.status == DeliveryStatus.PENDING,
+        WebhookDelivery.next_attempt_at <= now,
+        or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
+    )
+    # At most `per_target` deliveries of one endpoint (or callback URL) per batch, so a slow
+    # receiver with a backlog cannot take every slot and hold up the others.
+    target = func.coalesce(
+        func.cast(WebhookDelivery.endpoint_id, String), WebhookDelivery.callback_url
+    )
+    ranked = (
+        select(
+            WebhookDelivery.id,
+            func.row_number()
+            .over(partition_by=target, order_by=WebhookDelivery.next_attempt_at)
+            .label("rank"),
+        )
+        .where(is_due)
+        .subquery()
+    )
     due = (
         select(WebhookDelivery.id)
         .where(
-            WebhookDelivery.status == DeliveryStatus.PENDING,
-            WebhookDelivery.next_attempt_at <= now,
-            or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
+            is_due,
+            WebhookDelivery.id.in_(select(ranked.c.id).where(ranked.c.rank <= per_target)),
         )
         .order_by(WebhookDelivery.next_attempt_at)
         .limit(limit)

@@ -1,0 +1,1 @@
+"""Monthly work statistics: the field catalogue, summary settings, computation, reloads."""

@@ -1,0 +1,280 @@
+"""The output feeds: their ``what``, element names, and how a record becomes a model.
+
+A `Feed` is everything the codec and the client need to know about one output: the
+record element (searched anywhere under ``<transport>``), its plural container, and a
+builder that turns the record's attributes (plus its child containers' entries) into a
+typed, frozen model. Builders run on the parse thread for every record, so they convert
+values directly and build the model without re-validating (see `_new`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from app.directo import schemas, values
+from app.directo.errors import DirectoDecodeError
+
+R = TypeVar("R", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
+
+Attrs = dict[str, str]
+Children = Mapping[str, list[Attrs]]
+
+
+def _text(value: str | None) -> str | None:
+    return value or None
+
+
+def _key(value: str | None) -> str:
+    return value or ""
+
+
+def _flag(value: str | None) -> bool:
+    return value == "1"
+
+
+_EMPTY: Children = {}
+_set = object.__setattr__
+
+
+def _new(model: type[M], values: dict[str, Any]) -> M:
+    """What ``model_construct`` does, minus its per-field bookkeeping (values are complete).
+
+    ``values`` must hold every field, already of its declared type, in declaration order
+    (`_builder` checks the first at import; tests check the second with model_validate).
+    """
+    record = object.__new__(model)
+    _set(record, "__dict__", values)
+    _set(record, "__pydantic_fields_set__", set(values))
+    _set(record, "__pydantic_extra__", None)
+    _set(record, "__pydantic_private__", None)
+    return record
+
+
+def _builder(
+    model: type[M],
+    *,
+    text: tuple[str, ...] = (),
+    decimal: tuple[str, ...] = (),
+    dates: tuple[str, ...] = (),
+    moments: tuple[str, ...] = (),
+    flags: tuple[str, ...] = (),
+    key: str | None = None,
+    renamed: dict[str, str] | None = None,
+    children: Mapping[str, tuple[str, Callable[[Attrs, Children], BaseModel]]] | None = None,
+) -> Callable[[Attrs, Children], M]:
+    """A builder turning a record's attributes (and child entries) into ``model``.
+
+    Every model field must be named exactly once (raises ``TypeError`` at import if not):
+    ``text`` (empty → None), ``decimal``, ``dates``, ``moments`` (date-times), ``flags``
+    (``"1"`` → True), ``key`` (the identifier, ``""`` when absent), ``renamed`` (field →
+    attribute, as text) and ``children`` (field → (container, builder)).
+    """
+    convert: dict[str, tuple[str, Callable[[str | None], Any]]] = {}
+    convert.update({name: (name, _text) for name in text})
+    convert.update({field: (attr, _text) for field, attr in (renamed or {}).items()})
+    convert.update({name: (name, values.parse_decimal) for name in decimal})
+    convert.update({name: (name, values.parse_date) for name in dates})
+    convert.update({name: (name, values.parse_datetime) for name in moments})
+    convert.update({name: (name, _flag) for name in flags})
+    if key is not None:
+        convert[key] = (key, _key)
+    nested = children or {}
+    fields = [name for name in model.model_fields if name != "raw"]
+    if sorted(fields) != sorted([*convert, *nested]):
+        raise TypeError(f"{model.__name__}: builder fields do not match the model")
+    return _compile(model, fields, convert, nested)
+
+
+def _compile(
+    model: type[M],
+    fields: list[str],
+    convert: dict[str, tuple[str, Callable[[str | None], Any]]],
+    nested: Mapping[str, tuple[str, Callable[[Attrs, Children], BaseModel]]],
+) -> Callable[[Attrs, Children], M]:
+    """Generate the builder as one function with a dict literal (as dataclasses does).
+
+    A loop over (field, converter) pairs costs about twice as much per record, and this
+    runs for every record of a feed. The source is made only from the model's own field
+    names and ``repr``-quoted attribute names, never from input.
+    """
+    namespace: dict[str, Any] = {"_new": _new, "_model": model, "_kids": _kids, "_EMPTY": _EMPTY}
+    parts = ['"raw": attrs']
+    for name in fields:
+        if name in nested:
+            container, child = nested[name]
+            namespace[f"_child_{name}"] = child
+            parts.append(f"{name!r}: _kids(found.get({container!r}), _child_{name})")
+            continue
+        attr, conv = convert[name]
+        if conv is _text:
+            parts.append(f"{name!r}: get({attr!r}) or None")
+        elif conv is _key:
+            parts.append(f"{name!r}: get({attr!r}) or ''")
+        elif conv is _flag:
+            parts.append(f"{name!r}: get({attr!r}) == '1'")
+        else:
+            namespace[f"_conv_{name}"] = conv
+            parts.append(f"{name!r}: _conv_{name}(get({attr!r}))")
+    source = (
+        "def build(attrs, found):\n"
+        "    get = attrs.get\n"
+        "    try:\n"
+        f"        return _new(_model, {{{', '.join(parts)}}})\n"
+        "    except ValueError:\n"
+        "        _explain(attrs)\n"
+        "        raise\n"
+    )
+    label = model.__name__.removeprefix("Directo")
+
+    def explain(attrs: Attrs) -> None:
+        for name, (attr, conv) in convert.items():
+            try:
+                conv(attrs.get(attr))
+            except ValueError as exc:
+                raise DirectoDecodeError(f"{label} {name!r}: {exc}") from None
+
+    namespace["_explain"] = explain
+    exec(source, namespace)  # noqa: S102 - generated from field names only, see docstring
+    build: Callable[[Attrs, Children], M] = namespace["build"]
+    return build
+
+
+def _kids(entries: list[Attrs] | None, child: Callable[[Attrs, Children], Any]) -> tuple[Any, ...]:
+    return tuple([child(entry, _EMPTY) for entry in entries]) if entries else ()
+
+
+_DATAFIELD = _builder(schemas.DirectoDataField, key="code", text=("content", "param"))
+_DATAFIELDS = {"datafields": ("datafields", _DATAFIELD)}
+
+_customer = _builder(
+    schemas.DirectoCustomer,
+    key="code",
+    text=(
+        "name", "regno", "vatregno", "address1", "address2", "address3", "county", "country",
+        "contact", "email", "phone", "payterm", "salesman", "currency",
+    ),
+    decimal=("balance",),
+    moments=("ts",),
+    flags=("closed",),
+    children=_DATAFIELDS,
+)  # fmt: skip
+_item = _builder(
+    schemas.DirectoItem,
+    key="code",
+    text=("name", "unit", "vatcode"),
+    renamed={"item_class": "class"},
+    decimal=("salesprice",),
+    moments=("ts",),
+    flags=("closed",),
+    children=_DATAFIELDS,
+)
+_invoice_row = _builder(
+    schemas.DirectoInvoiceRow,
+    text=("rn", "item", "description", "vatcode", "account", "object"),
+    decimal=("quantity", "price", "sum"),
+)
+_invoice = _builder(
+    schemas.DirectoInvoice,
+    key="number",
+    text=("customercode", "customername", "paymentterm", "currency", "salesman"),
+    decimal=("netamount", "vat", "totalamount", "balance"),
+    dates=("date", "duedate", "transactiondate"),
+    moments=("ts",),
+    flags=("confirmed",),
+    children={"rows": ("rows", _invoice_row)},
+)
+_receipt_row = _builder(
+    schemas.DirectoReceiptRow,
+    text=("invoice", "order", "customer", "customername", "regno"),
+    decimal=("received", "invoicesum"),
+    dates=("aeg",),
+)
+_receipt = _builder(
+    schemas.DirectoReceipt,
+    key="number",
+    text=("paymentmode",),
+    dates=("aeg",),
+    moments=("ts",),
+    flags=("confirmed",),
+    children={"rows": ("rows", _receipt_row)},
+)
+_purchase = _builder(
+    schemas.DirectoPurchase,
+    key="number",
+    text=("supplier", "suppliername", "supplierinvoiceno"),
+    decimal=("sum", "vat"),
+    dates=("date", "duedate"),
+    moments=("ts",),
+    flags=("confirmed",),
+)
+_transaction_row = _builder(
+    schemas.DirectoTransactionRow,
+    text=("rn", "account", "object", "project", "description", "vatcode", "currency"),
+    decimal=("debitamount", "creditamount"),
+    dates=("date",),
+)
+_transaction = _builder(
+    schemas.DirectoTransaction,
+    key="number",
+    text=("type", "reference", "comment"),
+    dates=("date",),
+    moments=("ts",),
+    children={"rows": ("rows", _transaction_row)},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Feed(Generic[R]):
+    """One output component: ``what`` to ask for, element names, and the record builder."""
+
+    name: str
+    what: str
+    container: str
+    record: str
+    build: Callable[[Attrs, Children], R]
+    filters: frozenset[str]
+
+
+CUSTOMERS = Feed("customers", "customer", "customers", "customer", _customer,
+                 frozenset({"ts", "code", "closed"}))  # fmt: skip
+ITEMS = Feed("items", "item", "items", "item", _item, frozenset({"ts", "code", "closed"}))
+INVOICES = Feed("invoices", "invoice", "invoices", "invoice", _invoice,
+                frozenset({"ts", "date1", "date2", "number", "customercode"}))  # fmt: skip
+RECEIPTS = Feed("receipts", "receipt", "receipts", "receipt", _receipt,
+                frozenset({"ts", "date1", "date2", "number", "customercode"}))  # fmt: skip
+PURCHASES = Feed("purchases", "purchase", "purchases", "purchase", _purchase,
+                 frozenset({"ts", "date1", "date2", "number"}))  # fmt: skip
+TRANSACTIONS = Feed("transactions", "transaction", "transactions", "transaction", _transaction,
+                    frozenset({"ts", "date1", "date2", "number"}))  # fmt: skip
+
+ALL_FEEDS: tuple[Feed[Any], ...] = (CUSTOMERS, ITEMS, INVOICES, RECEIPTS, PURCHASES, TRANSACTIONS)
+FEEDS_BY_WHAT: dict[str, Feed[Any]] = {feed.what: feed for feed in ALL_FEEDS}
+
+FilterValue = str | int | bool | date | datetime | Decimal | None
+
+
+def format_filters(feed: Feed[Any], filters: Mapping[str, FilterValue]) -> dict[str, str]:
+    """Turn typed filter values into Directo's form fields, dropping ``None``.
+
+    Raises ``ValueError`` for a filter the feed does not take (a programming error).
+    """
+    out: dict[str, str] = {}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name not in feed.filters:
+            raise ValueError(f"the {feed.name} feed has no {name!r} filter")
+        if isinstance(value, bool):
+            out[name] = "1" if value else "0"
+        elif isinstance(value, date):  # datetime is a date too
+            out[name] = values.format_ts_filter(value)
+        else:
+            out[name] = str(value)
+    return out

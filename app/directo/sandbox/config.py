@@ -1,0 +1,94 @@
+"""What a sandbox database is made of: sizes, faults, tokens (plain frozen dataclasses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+ALL_COMPONENTS = frozenset(
+    f"{op}:{what}"
+    for op in ("get", "put")
+    for what in ("customer", "item", "invoice", "receipt", "purchase", "transaction")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How much seeded data a database holds; documents span ``months`` up to "today"."""
+
+    customers: int = 500
+    items: int = 60
+    months: int = 18
+    invoices_per_month: int = 40
+    purchases_per_month: int = 15
+    transactions_per_month: int = 60
+    suppliers: int = 25
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """Per-database fault injection; the random choices come from ``seed`` (deterministic).
+
+    Each request first waits ``latency_ms``; then, with the given probabilities, answers
+    HTTP 503, sends only part of the body (well-framed, so the XML is cut short), or drops
+    the connection mid-body (for a put: after the put was applied).
+    """
+
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    truncate_rate: float = 0.0
+    drop_rate: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSpec:
+    """A Directo company database. ``database_code`` enables the legacy URL for it."""
+
+    name: str
+    country: str = "EE"
+    database_code: str | None = None
+    seed: int = 1
+    today: date | None = None  # None: the real date when the database is created
+    sizes: Sizes = field(default_factory=Sizes)
+    # Type answered for a fresh invoice (Directo has answered both 0 and 30).
+    create_type: int = 30
+    # Type answered when an invoice names an unknown article/VAT/object/salesman code.
+    unknown_code_type: int = 31
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DatabaseSpec:
+        """Build from an admin request body; raises ``TypeError``/``ValueError`` on junk."""
+        data = dict(data)
+        if "sizes" in data:
+            data["sizes"] = Sizes(**data["sizes"])
+        if data.get("today") is not None:
+            data["today"] = date.fromisoformat(data["today"])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSpec:
+    """An XML Direct key for one database; ``components`` like ``"get:customer"``."""
+
+    token: str
+    database: str
+    components: frozenset[str] = ALL_COMPONENTS
+    revoked: bool = False
+
+
+DEFAULT_DATABASES = (
+    DatabaseSpec(name="demo_ee", country="EE", database_code="demo_ee", seed=1),
+    DatabaseSpec(name="demo_lv", country="LV", database_code="demo_lv", seed=2),
+)
+DEFAULT_TOKENS = (
+    TokenSpec("sandbox-token-ee", "demo_ee"),
+    TokenSpec("sandbox-token-lv", "demo_lv"),
+    TokenSpec(
+        "sandbox-token-ee-cards",
+        "demo_ee",
+        components=frozenset({"get:customer", "get:item"}),
+    ),
+    TokenSpec("sandbox-token-revoked", "demo_ee", revoked=True),
+)

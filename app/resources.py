@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db.session import create_engine, create_sessionmaker
+from app.directo.client import DirectoClient
 from app.jobs.queue import JobQueue, open_queue
 from app.security.crypto import SecretBox
 
@@ -25,6 +26,7 @@ class Resources:
     http: httpx.AsyncClient
     queue: JobQueue
     secrets: SecretBox
+    directo: DirectoClient
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -56,6 +58,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             http=http,
             queue=queue,
             secrets=SecretBox(settings.encryption.keys),
+            directo=DirectoClient(http, settings.directo),
         )
     finally:
         await queue.close()

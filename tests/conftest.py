@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from asgi_lifespan import LifespanManager
@@ -23,6 +23,7 @@ from sqlalchemy import text
 from app.config import Settings
 from app.db.admin import drop_database, ensure_database, upgrade_to_head
 from app.db.base import Base
+from app.directo.sandbox import SandboxState, serve_in_thread
 from app.main import create_app
 from app.resources import Resources, open_resources
 
@@ -39,7 +40,17 @@ def make_settings(**overrides: object) -> Settings:
         "database": {"url": f"{POSTGRES_URL}/gw_test_{RUN_ID}", "pool_size": 5},
         "redis": {"url": REDIS_URL, "queue_name": f"gw-test-{RUN_ID}"},
         "api": {"keys": [SecretStr(API_KEY), SecretStr(ROTATED_API_KEY)]},
-        "directo": {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "max_attempts": 3},
+        # A closed loopback port: a test that forgets the sandbox fails fast, and no test
+        # can ever reach a real Directo.
+        "directo": {
+            "base_url": "http://127.0.0.1:9",
+            "retry_base_delay": 0.01,
+            "retry_max_delay": 0.05,
+            "max_attempts": 3,
+            "connect_timeout": 2,
+            "read_timeout": 10,
+            "feed_read_timeout": 30,
+        },
         "webhooks": {"allow_private_targets": True, "allow_http": True},
         "sync": {"heartbeat_seconds": 0.5},
         "log": {"format": "console", "level": "INFO"},
@@ -58,8 +69,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return make_settings()
+def sandbox_server() -> Iterator[tuple[SandboxState, str]]:
+    """The Directo sandbox over real HTTP on loopback, for the whole session."""
+    state = SandboxState()
+    with serve_in_thread(state) as url:
+        yield state, url
+
+
+@pytest.fixture
+def sandbox(sandbox_server: tuple[SandboxState, str]) -> Iterator[SandboxState]:
+    """The sandbox, reset to its seeded data after the test."""
+    state, _ = sandbox_server
+    yield state
+    state.reset()
+
+
+@pytest.fixture(scope="session")
+def settings(sandbox_server: tuple[SandboxState, str]) -> Settings:
+    directo = make_settings().directo.model_dump() | {"base_url": sandbox_server[1]}
+    return make_settings(directo=directo)
 
 
 @pytest.fixture(scope="session")

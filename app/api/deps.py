@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.directo.client import DirectoClient
 from app.errors import AppError
 from app.jobs.names import JobName
 from app.resources import Resources
@@ -34,6 +35,13 @@ def get_settings_dep(resources: ResourcesDep) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_directo(resources: ResourcesDep) -> DirectoClient:
+    return resources.directo
+
+
+DirectoDep = Annotated[DirectoClient, Depends(get_directo)]
 
 
 class UnitOfWork:

@@ -7,3 +7,5 @@ from enum import StrEnum
 
 class JobName(StrEnum):
     PING = "ping"
+    CUSTOMERS_IMPORT = "customers_import"
+    ARTICLES_IMPORT = "articles_import"

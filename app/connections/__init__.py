@@ -1,0 +1,2 @@
+"""Directo for a company: the integration switch, credentials per company or client,
+connection tests, and connection health."""

@@ -1,0 +1,78 @@
+"""Integrations, connections (credentials) and clients."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Client, Connection, Integration
+
+
+async def get_integration(session: AsyncSession, company_id: str) -> Integration | None:
+    return await session.scalar(select(Integration).where(Integration.company_id == company_id))
+
+
+async def add(session: AsyncSession, row: Integration | Connection | Client) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def get_connection(
+    session: AsyncSession, company_id: str, client_id: str | None, *, for_update: bool = False
+) -> Connection | None:
+    statement = select(Connection).where(
+        Connection.company_id == company_id,
+        Connection.client_id.is_(None) if client_id is None else Connection.client_id == client_id,
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def get_connection_by_id(
+    session: AsyncSession, connection_id: uuid.UUID, *, for_update: bool = False
+) -> Connection | None:
+    statement = select(Connection).where(Connection.id == connection_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def delete_connection(session: AsyncSession, connection: Connection) -> None:
+    await session.delete(connection)
+    await session.flush()
+
+
+async def all_connections(session: AsyncSession) -> list[Connection]:
+    return list((await session.execute(select(Connection).order_by(Connection.id))).scalars())
+
+
+async def ensure_client(
+    session: AsyncSession, company_id: str, client_id: str, *, country: str | None = None
+) -> Client:
+    """The client's row, created on first mention; `country` updates it when given."""
+    values: dict[str, object] = {
+        "id": uuid.uuid4(),
+        "company_id": company_id,
+        "client_id": client_id,
+    }
+    if country is not None:
+        values["country"] = country
+    statement = insert(Client).values(**values)
+    statement = (
+        statement.on_conflict_do_update(
+            index_elements=[Client.company_id, Client.client_id],
+            set_={"country": statement.excluded.country},
+        )
+        if country is not None
+        else statement.on_conflict_do_nothing(index_elements=[Client.company_id, Client.client_id])
+    )
+    await session.execute(statement)
+    client = await session.scalar(
+        select(Client).where(Client.company_id == company_id, Client.client_id == client_id)
+    )
+    assert client is not None
+    return client

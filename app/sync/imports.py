@@ -1,0 +1,44 @@
+"""Starting catalogue imports (customers, articles): one unfinished import per connection
+and feed — asking again returns the import already under way."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Connection, Job
+from app.db.repositories import jobs as job_repo
+from app.jobs.names import JobName
+
+
+class Feed(StrEnum):
+    CUSTOMERS = "customers"
+    ARTICLES = "articles"
+
+    @property
+    def job_name(self) -> JobName:
+        return JobName.CUSTOMERS_IMPORT if self is Feed.CUSTOMERS else JobName.ARTICLES_IMPORT
+
+
+async def start_import(
+    session: AsyncSession,
+    connection: Connection,
+    feed: Feed,
+    *,
+    full: bool = False,
+    callback_url: str | None = None,
+) -> tuple[Job, bool]:
+    """The connection's running import of `feed`, or a new queued one; (job, created).
+
+    The caller commits and then enqueues `feed.job_name` for a created job.
+    """
+    return await job_repo.create_singleflight_job(
+        session,
+        kind=feed.job_name.value,
+        singleflight_key=f"import:{feed.value}:{connection.id}",
+        company_id=connection.company_id,
+        connection_id=connection.id,
+        params={"feed": feed.value, "full": full, "client_id": connection.client_id},
+        callback_url=callback_url,
+    )

@@ -115,12 +115,60 @@ def openapi(check: bool = typer.Option(False, help="Fail if openapi.yaml is out 
     typer.echo(f"wrote {OPENAPI_PATH}")
 
 
+@cli.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret under the first configured encryption key."""
+    from app.resources import open_resources
+    from app.security.rotation import rotate_secrets
+
+    async def run() -> str:
+        async with open_resources(get_settings()) as resources:
+            async with resources.sessionmaker() as session, session.begin():
+                report = await rotate_secrets(session, resources.secrets)
+            primary = resources.secrets.primary_key_id
+        return (
+            f"re-encrypted under key {primary!r}: {report.connections} connection tokens, "
+            f"{report.webhook_endpoints} webhook secrets, "
+            f"{report.callback_secrets} callback secrets"
+        )
+
+    _exit_on_missing_dependencies()
+    typer.echo(asyncio.run(run()))
+
+
 @cli.command()
-def dev(port: int = typer.Option(8000)) -> None:
-    """Migrate, then run the API and a worker together (the newcomer's one command)."""
+def sandbox(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8765),
+) -> None:
+    """Run the Directo sandbox (an XML Direct look-alike with seeded EE/LV data)."""
+    from app.directo.sandbox import run_sandbox
+
+    typer.echo(
+        f"Directo sandbox on http://{host}:{port} — tokens: sandbox-token-ee, sandbox-token-lv, "
+        "sandbox-token-ee-cards (customers/items only), sandbox-token-revoked"
+    )
+    run_sandbox(host=host, port=port)
+
+
+@cli.command()
+def dev(
+    port: int = typer.Option(8000),
+    sandbox_port: int = typer.Option(8765, help="Where the Directo sandbox listens"),
+) -> None:
+    """Migrate, then run the API and a worker together (the newcomer's one command).
+
+    Unless GATEWAY_DIRECTO__BASE_URL is set, the Directo sandbox runs too and the gateway
+    talks to it, so the whole flow works without a Directo account.
+    """
     os.environ.setdefault("GATEWAY_LOG__FORMAT", "console")
     os.environ.setdefault("GATEWAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")
     os.environ.setdefault("GATEWAY_WEBHOOKS__ALLOW_HTTP", "true")
+    with_sandbox = "GATEWAY_DIRECTO__BASE_URL" not in os.environ
+    if with_sandbox:
+        os.environ["GATEWAY_DIRECTO__BASE_URL"] = f"http://127.0.0.1:{sandbox_port}"
+        # The sandbox answers at once; production's 60 s between retries would only stall demos.
+        os.environ.setdefault("GATEWAY_DIRECTO__RETRY_BASE_DELAY", "2")
     get_settings.cache_clear()
     migrate(create_database=True)
     executable = [sys.executable, "-m", "app.cli"]
@@ -128,6 +176,9 @@ def dev(port: int = typer.Option(8000)) -> None:
         subprocess.Popen([*executable, "serve", "--port", str(port)]),  # noqa: S603
         subprocess.Popen([*executable, "worker"]),  # noqa: S603
     ]
+    if with_sandbox:
+        sandbox_command = [*executable, "sandbox", "--port", str(sandbox_port)]
+        children.append(subprocess.Popen(sandbox_command))  # noqa: S603
     typer.echo(f"API on http://127.0.0.1:{port} (docs at /docs); worker running. Ctrl-C stops.")
     _supervise(children)
 

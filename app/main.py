@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from app.api import connections, health, jobs, statistics, webhooks
+from app.api import catalogue, connections, health, jobs, statistics, webhooks
 from app.api.deps import require_api_key
 from app.api.openapi import install_openapi
 from app.api.responses import problems
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=problems(401))
     v1.include_router(jobs.router)
     v1.include_router(connections.router)
+    v1.include_router(catalogue.router)
     v1.include_router(webhooks.router)
     v1.include_router(statistics.router)
     app.include_router(v1)

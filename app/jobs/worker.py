@@ -28,6 +28,7 @@ from app.jobs.registry import JOB_SPECS
 from app.jobs.runner import JobSpec, RetryJob, run_tracked_job, stale_before
 from app.logging import configure_logging
 from app.resources import Resources, open_resources
+from app.sync.refresh import start_due_refreshes
 from app.webhooks.delivery import deliver_due
 
 log = structlog.get_logger(__name__)
@@ -80,6 +81,17 @@ async def deliver_webhooks(ctx: dict[str, Any]) -> int:
     return attempted
 
 
+async def refresh_catalogues(ctx: dict[str, Any]) -> int:
+    """Start the scheduled incremental customer/article imports that are due."""
+    resources: Resources = ctx["resources"]
+    interval = dt.timedelta(hours=resources.settings.sync.catalogue_refresh_hours)
+    async with resources.sessionmaker() as session, session.begin():
+        jobs = await start_due_refreshes(session, now=dt.datetime.now(dt.UTC), interval=interval)
+    for job in jobs:
+        await resources.queue.enqueue(JobName(job.kind), job.id)
+    return len(jobs)
+
+
 def _health_key(settings: Settings) -> str:
     return f"{settings.redis.queue_name}:health-check"
 
@@ -114,6 +126,7 @@ def build_worker(settings: Settings, *, burst: bool = False, handle_signals: boo
         cron_jobs=[
             cron(watchdog, second={0, 30}, unique=True, run_at_startup=True),
             cron(deliver_webhooks, second=set(range(0, 60, 2)), unique=True, run_at_startup=True),
+            cron(refresh_catalogues, minute=set(range(0, 60, 10)), second={15}, unique=True),
         ],
         queue_name=settings.redis.queue_name,
         redis_settings=arq_redis_settings(settings.redis),

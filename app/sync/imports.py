@@ -42,3 +42,20 @@ async def start_import(
         params={"feed": feed.value, "full": full, "client_id": connection.client_id},
         callback_url=callback_url,
     )
+
+
+async def request_import(
+    session: AsyncSession,
+    *,
+    company_id: str,
+    feed: Feed,
+    full: bool,
+    client_id: str | None,
+    callback_url: str | None,
+) -> tuple[Job, bool]:
+    """An import of `feed` for the company's connection (or the client's own one)."""
+    from app.connections.service import get_connection, require_enabled  # avoids an import cycle
+
+    await require_enabled(session, company_id)
+    connection = await get_connection(session, company_id, client_id)
+    return await start_import(session, connection, feed, full=full, callback_url=callback_url)

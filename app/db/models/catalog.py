@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     LargeBinary,
     String,
     Text,
@@ -38,7 +39,15 @@ class _CatalogRecord(CreatedAt):
 
 class DirectoCustomer(_CatalogRecord, Base):
     __tablename__ = "directo_customers"
-    __table_args__ = (UniqueConstraint("connection_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "code"),
+        Index(
+            "ix_directo_customers_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+    )
 
     connection_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("connections.id", ondelete="CASCADE")
@@ -57,7 +66,15 @@ class DirectoCustomer(_CatalogRecord, Base):
 
 class DirectoArticle(_CatalogRecord, Base):
     __tablename__ = "directo_articles"
-    __table_args__ = (UniqueConstraint("connection_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "code"),
+        Index(
+            "ix_directo_articles_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+    )
 
     connection_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("connections.id", ondelete="CASCADE")

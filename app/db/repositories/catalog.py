@@ -10,11 +10,30 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, all_, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Text,
+    all_,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from app.db.models import DirectoArticle, DirectoCustomer, SyncWatermark
+from app.db.models import (
+    ClientLink,
+    Connection,
+    DirectoArticle,
+    DirectoCustomer,
+    Integration,
+    SyncWatermark,
+)
 
 CatalogModel = type[DirectoCustomer] | type[DirectoArticle]
 
@@ -109,3 +128,121 @@ async def codes_of(
             )
         ).scalars()
     )
+
+
+def _like_pattern(folded: str) -> str:
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def customers_page(
+    session: AsyncSession,
+    connection_id: uuid.UUID,
+    *,
+    company_id: str,
+    search: str | None,
+    include_closed: bool,
+    linked: bool | None,
+    after_code: str | None,
+    limit: int,
+) -> list[tuple[DirectoCustomer, str | None]]:
+    """Customers ordered by code, each with the Uku client linked to it (if any).
+
+    `search` must already be folded (lower case, no diacritics). Paging by code is stable
+    while imports run: codes never change, new ones just appear in their place.
+    """
+    link_client = (
+        select(ClientLink.client_id)
+        .where(
+            ClientLink.company_id == company_id, ClientLink.customer_code == DirectoCustomer.code
+        )
+        .scalar_subquery()
+    )
+    statement = (
+        select(DirectoCustomer, link_client.label("linked_client_id"))
+        .where(DirectoCustomer.connection_id == connection_id)
+        .order_by(DirectoCustomer.code)
+        .limit(limit)
+    )
+    if not include_closed:
+        statement = statement.where(DirectoCustomer.closed.is_(False))
+    if search:
+        statement = statement.where(DirectoCustomer.search_text.like(_like_pattern(search)))
+    if after_code is not None:
+        statement = statement.where(DirectoCustomer.code > after_code)
+    if linked is not None:
+        statement = statement.where(link_client.is_not(None) if linked else link_client.is_(None))
+    return [(customer, client_id) for customer, client_id in await session.execute(statement)]
+
+
+async def articles_page(
+    session: AsyncSession,
+    connection_id: uuid.UUID,
+    *,
+    search: str | None,
+    include_closed: bool,
+    after_code: str | None,
+    limit: int,
+) -> list[DirectoArticle]:
+    statement = (
+        select(DirectoArticle)
+        .where(DirectoArticle.connection_id == connection_id)
+        .order_by(DirectoArticle.code)
+        .limit(limit)
+    )
+    if not include_closed:
+        statement = statement.where(DirectoArticle.closed.is_(False))
+    if search:
+        statement = statement.where(DirectoArticle.search_text.like(_like_pattern(search)))
+    if after_code is not None:
+        statement = statement.where(DirectoArticle.code > after_code)
+    return list((await session.execute(statement)).scalars())
+
+
+async def get_customer(
+    session: AsyncSession, connection_id: uuid.UUID, code: str
+) -> DirectoCustomer | None:
+    return await session.scalar(
+        select(DirectoCustomer).where(
+            DirectoCustomer.connection_id == connection_id, DirectoCustomer.code == code
+        )
+    )
+
+
+async def count_records(
+    session: AsyncSession, model: CatalogModel, connection_id: uuid.UUID
+) -> int:
+    statement = select(func.count()).select_from(model).where(model.connection_id == connection_id)
+    return int(await session.scalar(statement) or 0)
+
+
+async def existing_codes(
+    session: AsyncSession, model: CatalogModel, connection_id: uuid.UUID, codes: list[str]
+) -> set[str]:
+    """Which of `codes` the connection's imported records hold (not counting missing ones)."""
+    statement = select(model.code).where(
+        model.connection_id == connection_id,
+        model.missing_since.is_(None),
+        model.code == any_(bindparam("codes", value=codes, type_=ARRAY(Text))),
+    )
+    return set((await session.execute(statement)).scalars())
+
+
+async def refresh_candidates(
+    session: AsyncSession, *, feed: str, ran_before: dt.datetime, limit: int
+) -> list[Connection]:
+    """Connections of enabled integrations whose `feed` last ran before `ran_before` (or
+    never), least recently refreshed first."""
+    watermark = aliased(SyncWatermark)
+    statement = (
+        select(Connection)
+        .join(Integration, Integration.company_id == Connection.company_id)
+        .outerjoin(watermark, (watermark.connection_id == Connection.id) & (watermark.feed == feed))
+        .where(
+            Integration.enabled.is_(True),
+            or_(watermark.last_run_at.is_(None), watermark.last_run_at < ran_before),
+        )
+        .order_by(watermark.last_run_at.asc().nulls_first(), Connection.id)
+        .limit(limit)
+    )
+    return list((await session.execute(statement)).scalars())

@@ -1,0 +1,269 @@
+"""Imports, the customer preview, client links and the article list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
+
+from app.api.deps import ResourcesDep, UnitOfWorkDep
+from app.api.jobs import JobOut
+from app.api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.api.params import ClientId, CompanyId
+from app.api.responses import problems
+from app.connections import links
+from app.db.models import DirectoArticle, DirectoCustomer
+from app.errors import AppError
+from app.jobs.names import JobName
+from app.sync import preview
+from app.sync.imports import Feed, request_import
+from app.webhooks.service import check_target
+
+router = APIRouter(tags=["customers and articles"])
+
+SearchQuery = Annotated[
+    str | None, Query(max_length=100, description="Name, code or reg. no; case and accents ignored")
+]
+
+
+class ImportIn(BaseModel):
+    feed: Feed
+    full: bool = Field(
+        default=False, description="Re-read everything (default: changes since last import)"
+    )
+    client_id: str | None = Field(
+        default=None, max_length=64, description="Use this client's own connection"
+    )
+    callback_url: str | None = Field(default=None, max_length=2048)
+
+
+class Address(BaseModel):
+    address1: str | None
+    address2: str | None
+    address3: str | None
+    county: str | None
+    country: str | None
+
+
+class Contact(BaseModel):
+    name: str | None
+    email: str | None
+    phone: str | None
+
+
+class CustomerOut(BaseModel):
+    code: str
+    name: str
+    registration_code: str | None
+    vat_number: str | None
+    address: Address
+    contact: Contact
+    closed: bool
+    missing_since: dt.datetime | None
+    linked_client_id: str | None
+
+    @classmethod
+    def of(cls, row: DirectoCustomer, linked_client_id: str | None) -> CustomerOut:
+        return cls(
+            code=row.code,
+            name=row.name,
+            registration_code=row.regno or None,
+            vat_number=row.vatregno or None,
+            address=Address(
+                address1=row.address1,
+                address2=row.address2,
+                address3=row.address3,
+                county=row.county,
+                country=row.country,
+            ),
+            contact=Contact(name=row.contact, email=row.email, phone=row.phone),
+            closed=row.closed,
+            missing_since=row.missing_since,
+            linked_client_id=linked_client_id,
+        )
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerOut]
+    next_cursor: str | None
+
+
+class ArticleOut(BaseModel):
+    code: str
+    name: str
+    unit: str | None
+    closed: bool
+    missing_since: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: DirectoArticle) -> ArticleOut:
+        return cls(
+            code=row.code,
+            name=row.name,
+            unit=row.unit,
+            closed=row.closed,
+            missing_since=row.missing_since,
+        )
+
+
+class ArticlePage(BaseModel):
+    items: list[ArticleOut]
+    next_cursor: str | None
+
+
+class LinkIn(BaseModel):
+    customer_code: str = Field(min_length=1, max_length=64)
+    country: Literal["EE", "LV"] | None = Field(
+        default=None,
+        description="The client's country (its public holidays pick the last work day)",
+    )
+
+
+class LinkOut(BaseModel):
+    client_id: str
+    customer_code: str
+    customer: CustomerOut
+    linked_at: dt.datetime
+    reload_id: str | None = Field(description="Set when re-linking started a statistics reload")
+
+
+def _after_code(cursor: str | None) -> str | None:
+    position = decode_cursor(cursor)
+    if position is None:
+        return None
+    code = position.get("after")
+    if not isinstance(code, str):
+        raise AppError("cursor_invalid", "The cursor is not one this API issued.", status=422)
+    return code
+
+
+@router.post(
+    "/companies/{company_id}/directo/imports",
+    response_model=JobOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problems(404, 409, 422),
+)
+async def start_import(
+    company_id: CompanyId, body: ImportIn, uow: UnitOfWorkDep, resources: ResourcesDep
+) -> JobOut:
+    """Import customers or articles in the background; an import already under way for the
+    same connection and feed is returned instead of starting a second one."""
+    if body.callback_url:
+        await check_target(body.callback_url, resources.settings.webhooks)
+    job, created = await request_import(
+        uow.session,
+        company_id=company_id,
+        feed=body.feed,
+        full=body.full,
+        client_id=body.client_id,
+        callback_url=body.callback_url,
+    )
+    if created:
+        uow.enqueue_after_commit(JobName(job.kind), job.id)
+    await uow.commit()
+    return JobOut.of(job)
+
+
+@router.get(
+    "/companies/{company_id}/directo/customers",
+    response_model=CustomerPage,
+    responses=problems(404, 422),
+)
+async def list_customers(
+    company_id: CompanyId,
+    uow: UnitOfWorkDep,
+    search: SearchQuery = None,
+    include_closed: bool = False,
+    linked: bool | None = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> CustomerPage:
+    """The import preview: Directo customers, closed ones hidden unless asked, each with the
+    Uku client it is linked to."""
+    page = await preview.list_customers(
+        uow.session,
+        company_id,
+        search=search,
+        include_closed=include_closed,
+        linked=linked,
+        after_code=_after_code(cursor),
+        limit=limit,
+    )
+    return CustomerPage(
+        items=[CustomerOut.of(customer, client_id) for customer, client_id in page.items],
+        next_cursor=encode_cursor({"after": page.next_after}) if page.next_after else None,
+    )
+
+
+@router.get(
+    "/companies/{company_id}/directo/articles",
+    response_model=ArticlePage,
+    responses=problems(404, 422),
+)
+async def list_articles(
+    company_id: CompanyId,
+    uow: UnitOfWorkDep,
+    search: SearchQuery = None,
+    include_closed: bool = False,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> ArticlePage:
+    rows, next_after = await preview.list_articles(
+        uow.session,
+        company_id,
+        search=search,
+        include_closed=include_closed,
+        after_code=_after_code(cursor),
+        limit=limit,
+    )
+    return ArticlePage(
+        items=[ArticleOut.of(row) for row in rows],
+        next_cursor=encode_cursor({"after": next_after}) if next_after else None,
+    )
+
+
+@router.put(
+    "/companies/{company_id}/clients/{client_id}/directo/link",
+    response_model=LinkOut,
+    responses=problems(409, 422),
+)
+async def link_client(
+    company_id: CompanyId, client_id: ClientId, body: LinkIn, uow: UnitOfWorkDep, response: Response
+) -> LinkOut:
+    """Link the client to a Directo customer by code; re-linking starts a statistics reload."""
+    outcome = await links.link_client(
+        uow.session,
+        company_id=company_id,
+        client_id=client_id,
+        customer_code=body.customer_code,
+        country=body.country,
+    )
+    reload_id = None
+    if outcome.reload is not None:
+        reload, job = outcome.reload
+        reload_id = str(reload.id)
+        if job.kind in JobName.__members__.values():
+            uow.enqueue_after_commit(JobName(job.kind), job.id)
+    await uow.commit()
+    response.status_code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+    return LinkOut(
+        client_id=outcome.link.client_id,
+        customer_code=outcome.link.customer_code,
+        customer=CustomerOut.of(outcome.customer, outcome.link.client_id),
+        linked_at=outcome.link.updated_at,
+        reload_id=reload_id,
+    )
+
+
+@router.delete(
+    "/companies/{company_id}/clients/{client_id}/directo/link",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(404, 422),
+)
+async def unlink_client(company_id: CompanyId, client_id: ClientId, uow: UnitOfWorkDep) -> Response:
+    await links.unlink_client(uow.session, company_id=company_id, client_id=client_id)
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

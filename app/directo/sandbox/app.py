@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from app.directo.sandbox import admin, xml
+from app.directo.sandbox.cache import FeedCache
 from app.directo.sandbox.faults import dropped, truncated
 from app.directo.sandbox.filters import FilterError, Filters
 from app.directo.sandbox.puts import apply_put
@@ -106,7 +107,15 @@ async def xmlcore(request: Request) -> Response:
             entry.outcome = "bad filter"
             return _xml(xml.result_document(9, str(exc)))
         entry.outcome = "feed"
-        body_chunks = xml.feed_chunks(what, db.records(what, filters))
+        cache: FeedCache = request.app.state.feed_cache
+        key = (db, db.version, what, filters)  # the object itself: ids are reused after a reset
+        cached = cache.get(key)
+        if cached is not None:
+            body_chunks: Iterator[bytes] = iter(cached)
+        else:
+            body_chunks = xml.feed_chunks(what, db.records(what, filters))
+            if not fault:
+                body_chunks = cache.recording(key, body_chunks)
         if fault:
             entry.outcome += f" (fault: {fault})"
         return StreamingResponse(_faulted(body_chunks, fault), media_type=XML_MEDIA_TYPE)
@@ -125,4 +134,5 @@ def create_sandbox_app(state: SandboxState | None = None) -> Starlette:
         ]
     )
     app.state.sandbox = state if state is not None else SandboxState()
+    app.state.feed_cache = FeedCache()
     return app

@@ -46,6 +46,8 @@ class SandboxDatabase:
         self.receipts: dict[str, Rec] = {}  # put/added receipts by number
         self._paid: dict[str, tuple[Decimal, str]] = {}  # invoice → (confirmed paid, ts)
         self._last = datetime.min
+        # Bumped by every mutation: rendered feeds cached under an older version are stale.
+        self.version = 0
         self.set_faults(Faults())
 
     # -- time and faults ------------------------------------------------------------------
@@ -56,6 +58,7 @@ class SandboxDatabase:
             moment = max(self._clock().replace(microsecond=0), floor + timedelta(seconds=1),
                          self._last + timedelta(seconds=1))  # fmt: skip
             self._last = moment
+            self.version += 1
             return iso(moment)
 
     def set_faults(self, faults: Faults) -> None:
@@ -107,6 +110,7 @@ class SandboxDatabase:
     def delete_customer(self, code: str) -> None:
         with self._lock:
             self._customers[code] = None
+            self.version += 1
 
     def upsert_item(self, code: str, attrs: dict[str, Any]) -> Attrs:
         """Change (or add) an item; bumps its ``ts``. Returns the new card."""
@@ -121,6 +125,7 @@ class SandboxDatabase:
     def delete_item(self, code: str) -> None:
         with self._lock:
             self._items[code] = None
+            self.version += 1
 
     def _seeded_item(self, code: str) -> Rec | None:
         codes = self.data.item_codes
@@ -142,6 +147,7 @@ class SandboxDatabase:
         """Keep a put invoice; it joins the invoice feed after the seeded ones."""
         with self._lock:
             self.invoices[attrs["number"]] = (attrs, {"rows": rows})
+            self.version += 1
 
     def _settled(self, rec: Rec) -> Rec:
         attrs, children = rec

@@ -1,29 +1,36 @@
 """Reading Directo's XML safely and as a stream.
 
-`FeedDecoder` is an incremental pyexpat parser for one output feed: feed it bytes as they
-arrive and it returns the records completed so far, built into typed models. Records are
-found by element name anywhere under ``<transport>`` (inside their plural container or
-directly under the root); each record's child containers (``rows/row``,
-``datafields/data``) are collected into the model. Memory stays flat: only the records of
-the current chunk are held.
+`FeedDecoder` is an incremental lxml (libxml2) push parser for one output feed: feed it
+bytes as they arrive and it returns the records completed so far, built into typed models.
+Records are found by element name anywhere under ``<transport>`` (inside their plural
+container or directly under the root); each record's child containers (``rows/row``,
+``datafields/data``) are collected into the model. Memory stays flat: no tree is built
+(libxml2 reports each element to a parser *target*), and only the records of the current
+chunk are held.
 
 `decode_stream` drives a decoder from an async byte iterator, parsing on a worker thread
-(never on the event loop) while the next bytes are read, and yields fixed-size batches.
+of its own (never on the event loop) while the next bytes are read, and yields fixed-size
+batches.
 
-Every parser here is hardened: any ``<!DOCTYPE``/``<!ENTITY`` is refused at once (so no
-entity expansion, no external entities, no DTD at all) and element depth is capped.
-Directo's error documents (``<result type="5"/>``, ``<err>token required</err>``, …) raise
-the matching `DirectoError` even when they arrive in answer to a feed request.
+Every parser here is hardened: a ``<!DOCTYPE`` is refused the moment libxml2 reports it,
+before its internal subset (and so any ``<!ENTITY``) is read — no entity expansion, no
+external entities, no DTD at all; network access and DTD loading are off, libxml2's size
+limits stay on (no ``huge_tree``), and element depth is capped. Directo's error documents
+(``<result type="5"/>``, ``<err>token required</err>``, …) raise the matching `DirectoError`
+even when they arrive in answer to a feed request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Generic, NoReturn, TypeVar
-from xml.parsers import expat
+
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type information
 
 from app.directo.errors import (
     DirectoDecodeError,
@@ -38,43 +45,53 @@ R = TypeVar("R")
 
 MAX_DEPTH = 32
 DEFAULT_CHUNK_BYTES = 256 * 1024
-_TRUNCATION_CODES = frozenset(
-    expat.errors.codes[name]
-    for name in (
-        expat.errors.XML_ERROR_NO_ELEMENTS,
-        expat.errors.XML_ERROR_UNCLOSED_TOKEN,
-        expat.errors.XML_ERROR_PARTIAL_CHAR,
-        expat.errors.XML_ERROR_UNCLOSED_CDATA_SECTION,
-    )
-)
+# Stable words for the libxml2 errors a log reader meets most (its own text follows).
+_ERROR_WORDS = {
+    4: "syntax error",
+    5: "junk after document element",
+    26: "undefined entity",
+    76: "mismatched tag",
+}
 
 
 def _refuse_dtd(*_: object) -> NoReturn:
     raise DirectoDecodeError("refused XML with a DOCTYPE/ENTITY declaration (DTDs are not allowed)")
 
 
-def new_parser(
-    start: Callable[[str, Attrs], None], end: Callable[[str], None]
-) -> expat.XMLParserType:
-    """A pyexpat parser that refuses any DTD, entity declaration or external reference."""
-    parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    parser.StartDoctypeDeclHandler = _refuse_dtd
-    parser.EntityDeclHandler = _refuse_dtd
-    parser.UnparsedEntityDeclHandler = _refuse_dtd
-    parser.ExternalEntityRefHandler = _refuse_dtd
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    return parser
+def _no_result() -> None:
+    return None
 
 
-def expat_failure(exc: expat.ExpatError, *, final: bool) -> DirectoDecodeError:
-    """Classify a pyexpat error: an early end of input is truncation, the rest is malformed."""
-    message = expat.errors.messages[exc.code] if exc.code else str(exc)
-    where = f"line {exc.lineno}, column {exc.offset}"
-    if final and exc.code in _TRUNCATION_CODES:
+def new_parser(target: object) -> Any:
+    """An lxml push parser reporting to ``target`` (``start``/``end``/``data`` callables).
+
+    Any DOCTYPE raises `DirectoDecodeError` before its internal subset is parsed (the
+    target's ``doctype`` is replaced). ``resolve_entities="internal"`` is deliberate:
+    with no DTD there is nothing internal to resolve, while ``False`` makes libxml2 hand
+    attribute values to targets with ``&`` re-escaped as ``&#38;``.
+    """
+    target.doctype = _refuse_dtd  # type: ignore[attr-defined]
+    target.close = _no_result  # type: ignore[attr-defined]
+    return etree.XMLParser(
+        target=target,
+        resolve_entities="internal",
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        attribute_defaults=False,
+        huge_tree=False,
+    )
+
+
+def parse_failure(exc: Exception, *, ended_early: bool) -> DirectoDecodeError:
+    """Classify a libxml2 error: input that stopped mid-document is truncation, else malformed."""
+    message = str(getattr(exc, "msg", exc)).partition(", line ")[0]
+    line, column = getattr(exc, "position", (0, 0))
+    where = f"line {line}, column {column}"
+    if ended_early:
         return DirectoTruncatedError(f"the XML ended early ({message} at {where})")
-    return DirectoDecodeError(f"malformed XML: {message} at {where}")
+    words = _ERROR_WORDS.get(getattr(exc, "code", 0))
+    return DirectoDecodeError(f"malformed XML: {f'{words}: ' if words else ''}{message} at {where}")
 
 
 def raise_for_error_root(tag: str, attrs: Attrs, text: str = "") -> NoReturn:
@@ -98,88 +115,93 @@ def raise_for_error_root(tag: str, attrs: Attrs, text: str = "") -> NoReturn:
 class FeedDecoder(Generic[R]):
     """Incremental, hardened decoder of one feed's ``<transport>`` document.
 
-    Not thread-safe; one decoder per response. `feed` and `close` return the records
-    completed by the bytes given so far and raise a `DirectoError` subclass on bad input.
+    Not thread-safe, and every call should come from one thread (lxml keeps per-thread
+    parser state): one decoder per response. `feed` and `close` return the records
+    completed by the bytes given so far and raise a `DirectoError` subclass on bad input;
+    after an error the decoder is spent.
     """
 
     def __init__(self, feed: Feed[Any], *, max_depth: int = MAX_DEPTH) -> None:
         self._out: list[R] = []
-        self._text: list[str] = []
-        self._parser = new_parser(*self._handlers(feed, max_depth))
+        self._ended = False
+        # At close libxml2 may report a start tag the input cut short (``<tra``): that is
+        # truncation, not an unexpected root, so roots are only judged before close.
+        self._closing = False
+        self._parser = new_parser(self._target(feed, max_depth))
 
-    def _handlers(
-        self, feed: Feed[Any], max_depth: int
-    ) -> tuple[Callable[[str, Attrs], None], Callable[[str], None]]:
-        # Closures over local state: expat calls these twice per element, and cell
+    def _target(self, feed: Feed[Any], max_depth: int) -> SimpleNamespace:
+        # Closures over local state: libxml2 calls these twice per element, and cell
         # variables are markedly cheaper than attribute lookups on the hot path.
         record_tag, build, emit = feed.record, feed.build, self._out.append
         depth = record_depth = 0
         attrs: Attrs = {}
         children: dict[str, list[Attrs]] = {}
-        container: list[Attrs] | None = None
+        container: list[Attrs] = []
         root, root_attrs = "", {}
-
-        def too_deep() -> NoReturn:
-            raise DirectoDecodeError(f"XML nested deeper than {max_depth} levels")
+        text: list[str] | None = None  # collected only under an <err> root
 
         def start(name: str, found: Attrs) -> None:
-            nonlocal depth, record_depth, attrs, children, container, root, root_attrs
+            # ``found`` is a dict, or an immutable empty mapping for an element without
+            # attributes; ``or {}`` keeps ``raw`` a real dict.
+            nonlocal depth, record_depth, attrs, children, container, root, root_attrs, text
             depth += 1
+            if depth > max_depth:
+                raise DirectoDecodeError(f"XML nested deeper than {max_depth} levels")
             if record_depth:
                 relative = depth - record_depth
-                if relative == 1:
+                if relative == 2:
+                    container.append(found or {})
+                elif relative == 1:
                     container = children.setdefault(name, [])
-                elif relative == 2 and container is not None:
-                    container.append(found)
-                elif depth > max_depth:
-                    too_deep()
             elif name == record_tag and depth > 1:
-                record_depth, attrs, children, container = depth, found, {}, None
+                record_depth, attrs, children = depth, found or {}, {}
             elif depth == 1:
-                root, root_attrs = name, found
-                self._open_root(name, found)
-            elif depth > max_depth:
-                too_deep()
-            elif root == "results" and depth == 2:
-                raise_for_error_root(name, found)
+                root, root_attrs = name, dict(found)
+                if name == "err":
+                    text = []
+                elif name != "transport" and name != "results" and not self._closing:
+                    raise_for_error_root(name, root_attrs)
+            elif root == "results" and depth == 2 and not self._closing:
+                raise_for_error_root(name, dict(found))
 
-        def end(name: str) -> None:
-            nonlocal depth, record_depth, container
+        def end(_: str) -> None:
+            nonlocal depth, record_depth
             if depth == record_depth:
                 emit(build(attrs, children))
                 record_depth = 0
-            elif record_depth and depth == record_depth + 1:
-                container = None
             depth -= 1
-            if depth == 0 and root != "transport":
-                raise_for_error_root(root, root_attrs, "".join(self._text))
+            if not depth:
+                self._ended = True
+                if root != "transport":
+                    raise_for_error_root(root, root_attrs, "".join(text or ()))
 
-        return start, end
+        def data(chunk: str) -> None:
+            if text is not None:
+                text.append(chunk)
 
-    def _open_root(self, name: str, attrs: Attrs) -> None:
-        if name == "transport" or name == "results":
-            return
-        if name == "err":
-            self._parser.CharacterDataHandler = self._text.append
-            return
-        raise_for_error_root(name, attrs)
+        return SimpleNamespace(start=start, end=end, data=data)
 
     def feed(self, data: bytes) -> list[R]:
         """Parse more bytes; return the records they completed (possibly none)."""
         try:
-            self._parser.Parse(data, False)
-        except expat.ExpatError as exc:
-            raise expat_failure(exc, final=False) from None
-        out = self._out[:]
-        self._out.clear()
-        return out
+            self._parser.feed(data)
+        except etree.XMLSyntaxError as exc:
+            raise parse_failure(exc, ended_early=False) from None
+        return self._take()
 
     def close(self, data: bytes = b"") -> list[R]:
         """Parse the last bytes and check the document is complete (else truncated error)."""
+        out = self.feed(data)
+        self._closing = True
         try:
-            self._parser.Parse(data, True)
-        except expat.ExpatError as exc:
-            raise expat_failure(exc, final=True) from None
+            self._parser.close()
+        except etree.XMLSyntaxError as exc:
+            # Everything given parsed; libxml2 only complains now about what stopped short.
+            raise parse_failure(exc, ended_early=not self._ended) from None
+        out.extend(self._take())
+        return out
+
+    def _take(self) -> list[R]:
         out = self._out[:]
         self._out.clear()
         return out
@@ -200,18 +222,20 @@ async def decode_stream(
     """Yield lists of ``batch_size`` records (the last may be shorter) as bytes arrive.
 
     Parsing of one block (``chunk_bytes``) runs on a worker thread while the next block is
-    read. Raises `DirectoDecodeError`/`DirectoTruncatedError` when the document is bad or
-    ends early, after the batches before the fault: a caller must treat the feed as
+    read; every block of one stream goes to the same thread (its own), as lxml wants.
+    Raises `DirectoDecodeError`/`DirectoTruncatedError` when the document is bad or ends
+    early, after the batches before the fault: a caller must treat the feed as
     all-or-nothing. Errors of ``chunks`` itself propagate unchanged.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     loop = asyncio.get_running_loop()
-    decoder = FeedDecoder[Any](feed)
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="directo-decode")
     pending: list[Any] = []
     job: asyncio.Future[list[Any]] | None = None
     block = bytearray()
     try:
+        decoder: FeedDecoder[Any] = await loop.run_in_executor(worker, FeedDecoder, feed)
         async for chunk in chunks:
             block += chunk
             if len(block) < chunk_bytes:
@@ -224,14 +248,15 @@ async def decode_stream(
                 while len(pending) >= batch_size:
                     yield pending[:batch_size]
                     del pending[:batch_size]
-            job = loop.run_in_executor(None, decoder.feed, data)
+            job = loop.run_in_executor(worker, decoder.feed, data)
         if job is not None:
             pending.extend(await job)
             job = None
-        pending.extend(await loop.run_in_executor(None, decoder.close, bytes(block)))
+        pending.extend(await loop.run_in_executor(worker, decoder.close, bytes(block)))
     finally:
         if job is not None:  # abandoned (consumer stopped or the stream failed)
             job.add_done_callback(_swallow)
+        worker.shutdown(wait=False)  # the thread ends after any abandoned block
     for start in range(0, len(pending), batch_size):
         yield pending[start : start + batch_size]
 
@@ -270,7 +295,7 @@ def parse_document(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> XmlNode:
     def start(name: str, attrs: Attrs) -> None:
         if len(stack) >= max_depth:
             raise DirectoDecodeError(f"XML nested deeper than {max_depth} levels")
-        node = XmlNode(name, attrs)
+        node = XmlNode(name, dict(attrs))
         (stack[-1].children if stack else root).append(node)
         stack.append(node)
 
@@ -281,10 +306,13 @@ def parse_document(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> XmlNode:
         if stack:
             stack[-1].text += chunk
 
-    parser = new_parser(start, end)
-    parser.CharacterDataHandler = text
+    parser = new_parser(SimpleNamespace(start=start, end=end, data=text))
     try:
-        parser.Parse(data.encode() if isinstance(data, str) else data, True)
-    except expat.ExpatError as exc:
-        raise expat_failure(exc, final=True) from None
+        parser.feed(data.encode() if isinstance(data, str) else data)
+    except etree.XMLSyntaxError as exc:
+        raise parse_failure(exc, ended_early=False) from None
+    try:
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise parse_failure(exc, ended_early=not root or bool(stack)) from None
     return root[0]

@@ -4,7 +4,7 @@ A `Feed` is everything the codec and the client need to know about one output: t
 record element (searched anywhere under ``<transport>``), its plural container, and a
 builder that turns the record's attributes (plus its child containers' entries) into a
 typed, frozen model. Builders run on the parse thread for every record, so they convert
-values directly and build the model without re-validating (see `_new`).
+values directly and build the model without re-validating (see `_compile`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -40,21 +40,9 @@ def _flag(value: str | None) -> bool:
 
 
 _EMPTY: Children = {}
-_set = object.__setattr__
-
-
-def _new(model: type[M], values: dict[str, Any]) -> M:
-    """What ``model_construct`` does, minus its per-field bookkeeping (values are complete).
-
-    ``values`` must hold every field, already of its declared type, in declaration order
-    (`_builder` checks the first at import; tests check the second with model_validate).
-    """
-    record = object.__new__(model)
-    _set(record, "__dict__", values)
-    _set(record, "__pydantic_fields_set__", set(values))
-    _set(record, "__pydantic_extra__", None)
-    _set(record, "__pydantic_private__", None)
-    return record
+# Decimal(text, context) is exact (the context only decides what malformed text does):
+# this one always raises for it, whatever the calling thread's own context traps.
+_STRICT = Context(traps=[InvalidOperation])
 
 
 def _builder(
@@ -74,7 +62,8 @@ def _builder(
     Every model field must be named exactly once (raises ``TypeError`` at import if not):
     ``text`` (empty → None), ``decimal``, ``dates``, ``moments`` (date-times), ``flags``
     (``"1"`` → True), ``key`` (the identifier, ``""`` when absent), ``renamed`` (field →
-    attribute, as text) and ``children`` (field → (container, builder)).
+    attribute, as text) and ``children`` (field → (container, builder)). A value the
+    `values` readers refuse raises `DirectoDecodeError` naming the field.
     """
     convert: dict[str, tuple[str, Callable[[str | None], Any]]] = {}
     convert.update({name: (name, _text) for name in text})
@@ -92,6 +81,26 @@ def _builder(
     return _compile(model, fields, convert, nested)
 
 
+# How `_compile` reads one attribute ``a`` into a field, per reader: inline expressions
+# doing what the `values` readers do (they still run, via `_explain`, to word an error).
+# ``v``/``d`` are reused by each expression in turn; a dict display evaluates in order.
+_INLINE: dict[Callable[[str | None], Any], str] = {
+    _text: "get({a}) or None",
+    _key: "get({a}) or ''",
+    _flag: "get({a}) == '1'",
+    values.parse_decimal: (
+        "((d if (d := _Decimal(v, _STRICT)).is_finite() else _decimal(v))"
+        " if (v := get({a})) else None)"
+    ),
+    values.parse_datetime: (
+        "((_iso(v) if '.' not in v[:6] else _datetime(v)) if (v := get({a})) else None)"
+    ),
+    values.parse_date: (
+        "((_iso(v) if '.' not in v[:6] else _datetime(v)).date() if (v := get({a})) else None)"
+    ),
+}
+
+
 def _compile(
     model: type[M],
     fields: list[str],
@@ -100,36 +109,55 @@ def _compile(
 ) -> Callable[[Attrs, Children], M]:
     """Generate the builder as one function with a dict literal (as dataclasses does).
 
-    A loop over (field, converter) pairs costs about twice as much per record, and this
+    It does what ``model_construct`` does minus its per-field bookkeeping: the values are
+    complete, of their declared types and in declaration order (`_builder` checks the
+    first; tests check the rest with ``model_validate``). Conversions are inline and
+    children are built with ``map``: Python calls are the main cost per record, and this
     runs for every record of a feed. The source is made only from the model's own field
     names and ``repr``-quoted attribute names, never from input.
+
+    Every record of a model shares one ``model_fields_set`` (all fields are set): fewer
+    objects for the cyclic GC to track and walk, which costs about as much as parsing
+    while a consumer holds batches. Pydantic never changes it in place for a frozen
+    model (``model_copy`` copies it first); callers must not either.
     """
-    namespace: dict[str, Any] = {"_new": _new, "_model": model, "_kids": _kids, "_EMPTY": _EMPTY}
+    namespace: dict[str, Any] = {
+        "_model": model,
+        "_fields_set": {"raw", *fields},
+        "_object_new": object.__new__,
+        "_set": object.__setattr__,
+        "_EMPTY": _EMPTY,
+        "_Decimal": Decimal,
+        "_STRICT": _STRICT,
+        "_iso": datetime.fromisoformat,
+        "_decimal": values.parse_decimal,
+        "_datetime": values.parse_datetime,
+    }
     parts = ['"raw": attrs']
     for name in fields:
         if name in nested:
             container, child = nested[name]
             namespace[f"_child_{name}"] = child
-            parts.append(f"{name!r}: _kids(found.get({container!r}), _child_{name})")
+            parts.append(
+                f"{name!r}: tuple(map(_child_{name}, k)) if (k := found.get({container!r})) else ()"
+            )
             continue
         attr, conv = convert[name]
-        if conv is _text:
-            parts.append(f"{name!r}: get({attr!r}) or None")
-        elif conv is _key:
-            parts.append(f"{name!r}: get({attr!r}) or ''")
-        elif conv is _flag:
-            parts.append(f"{name!r}: get({attr!r}) == '1'")
-        else:
-            namespace[f"_conv_{name}"] = conv
-            parts.append(f"{name!r}: _conv_{name}(get({attr!r}))")
+        parts.append(f"{name!r}: " + _INLINE[conv].format(a=repr(attr)))
     source = (
-        "def build(attrs, found):\n"
+        "def build(attrs, found=_EMPTY):\n"
         "    get = attrs.get\n"
         "    try:\n"
-        f"        return _new(_model, {{{', '.join(parts)}}})\n"
-        "    except ValueError:\n"
+        f"        values = {{{', '.join(parts)}}}\n"
+        "    except (ValueError, ArithmeticError):\n"
         "        _explain(attrs)\n"
         "        raise\n"
+        "    record = _object_new(_model)\n"
+        "    _set(record, '__dict__', values)\n"
+        "    _set(record, '__pydantic_fields_set__', _fields_set)\n"
+        "    _set(record, '__pydantic_extra__', None)\n"
+        "    _set(record, '__pydantic_private__', None)\n"
+        "    return record\n"
     )
     label = model.__name__.removeprefix("Directo")
 
@@ -144,10 +172,6 @@ def _compile(
     exec(source, namespace)  # noqa: S102 - generated from field names only, see docstring
     build: Callable[[Attrs, Children], M] = namespace["build"]
     return build
-
-
-def _kids(entries: list[Attrs] | None, child: Callable[[Attrs, Children], Any]) -> tuple[Any, ...]:
-    return tuple([child(entry, _EMPTY) for entry in entries]) if entries else ()
 
 
 _DATAFIELD = _builder(schemas.DirectoDataField, key="code", text=("content", "param"))

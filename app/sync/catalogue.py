@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -38,7 +39,7 @@ from app.sync.imports import Feed
 from app.webhooks.types import EventType
 
 OVERLAP = dt.timedelta(hours=1)
-BATCH_SIZE = 1000
+BATCH_SIZE = 2000
 
 
 def fold(text: str) -> str:
@@ -131,6 +132,11 @@ async def reporting_health(context: JobContext, connection_id: uuid.UUID) -> Asy
         raise
 
 
+def _tally(counts: dict[str, int], written: tuple[int, int]) -> None:
+    counts["added"] += written[0]
+    counts["updated"] += written[1]
+
+
 async def import_feed(context: JobContext) -> JobOutcome:
     """The `customers_import` / `articles_import` job (see the module docstring)."""
     feed = Feed(context.params["feed"])
@@ -151,19 +157,33 @@ async def import_feed(context: JobContext) -> JobOutcome:
         reporting_health(context, connection.id),
         contextlib.aclosing(iterate(creds, ts=since, batch_size=BATCH_SIZE)) as batches,
     ):
-        async for batch in batches:
-            rows = [to_row(record, connection.id) for record in batch]
-            added, updated = await catalog_repo.upsert_batch(context.session, model, rows)
-            counts["read"] += len(rows)
-            counts["added"] += added
-            counts["updated"] += updated
-            counts["unchanged"] += len(rows) - added - updated
-            if full:
-                seen.extend(record.code for record in batch)
-            stamps = [record.ts for record in batch if record.ts is not None]
-            if stamps and (newest is None or max(stamps) > newest):
-                newest = max(stamps)
-            await context.progress(done=counts["read"], phase=f"reading {feed.value}")
+        # Build the next batch's rows while the previous batch is being written.
+        writing: asyncio.Task[tuple[int, int]] | None = None
+        try:
+            async for batch in batches:
+                rows = [to_row(record, connection.id) for record in batch]
+                if writing is not None:
+                    _tally(counts, await writing)
+                writing = asyncio.create_task(
+                    catalog_repo.upsert_batch(context.session, model, rows)
+                )
+                counts["read"] += len(rows)
+                if full:
+                    seen.extend(record.code for record in batch)
+                stamps = [record.ts for record in batch if record.ts is not None]
+                if stamps and (newest is None or max(stamps) > newest):
+                    newest = max(stamps)
+                await context.progress(done=counts["read"], phase=f"reading {feed.value}")
+            if writing is not None:
+                _tally(counts, await writing)
+        except BaseException:
+            # The feed failed mid-way: let an in-flight write settle before the rollback.
+            if writing is not None and not writing.done():
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
+            raise
+    counts["unchanged"] = counts["read"] - counts["added"] - counts["updated"]
     if full:
         counts["marked_missing"] = await catalog_repo.mark_missing(
             context.session, model, connection.id, seen=seen, at=started

@@ -127,9 +127,9 @@ def rotate_keys() -> None:
                 report = await rotate_secrets(session, resources.secrets)
             primary = resources.secrets.primary_key_id
         return (
-            f"re-encrypted under key {primary!r}: {report.connections} connection tokens, "
-            f"{report.webhook_endpoints} webhook secrets, "
-            f"{report.callback_secrets} callback secrets"
+            f"re-encrypted under key {primary!r}: {report['connections']} connection tokens, "
+            f"{report['webhook_endpoints']} webhook secrets, "
+            f"{report['callback_secrets']} callback secrets"
         )
 
     _exit_on_missing_dependencies()

@@ -8,12 +8,11 @@ from collections.abc import Awaitable
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from app.api.deps import ResourcesDep
 from app.api.responses import problems
+from app.db.repositories import system as system_repo
 from app.errors import AppError, ProblemItem
-from app.resources import Resources
 
 router = APIRouter(tags=["health"])
 
@@ -35,11 +34,6 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-async def _check_postgres(resources: Resources) -> None:
-    async with resources.engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
-
-
 async def _check(name: str, probe: Awaitable[object]) -> tuple[str, str | None]:
     try:
         await asyncio.wait_for(probe, timeout=_CHECK_TIMEOUT)
@@ -54,7 +48,7 @@ async def _check(name: str, probe: Awaitable[object]) -> tuple[str, str | None]:
 async def readyz(resources: ResourcesDep) -> Readiness:
     """Ready when PostgreSQL and Redis both answer; 503 naming each that does not."""
     results = await asyncio.gather(
-        _check("postgres", _check_postgres(resources)),
+        _check("postgres", system_repo.ping(resources.engine)),
         _check("redis", resources.queue.ping()),
     )
     failures = [(name, reason) for name, reason in results if reason]

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import socket
 
-from sqlalchemy import text
-
+from app.db.repositories import system as system_repo
 from app.jobs.names import JobName
 from app.jobs.runner import JobContext, JobOutcome, JobSpec
 
 
 async def ping(context: JobContext) -> JobOutcome:
     """Round-trips the database from the worker and reports which host answered."""
-    database_time = await context.session.scalar(text("SELECT now()"))
+    database_time = await system_repo.database_now(context.session)
     return JobOutcome(
         counts={"pongs": 1},
         result={"worker_host": socket.gethostname(), "database_time": str(database_time)},

@@ -8,60 +8,40 @@ re-sealed under a row lock).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.service import token_context
-from app.db.models import CallbackSecret, Connection, WebhookEndpoint
+from app.db.models import Connection, WebhookEndpoint
+from app.db.repositories import system as system_repo
+from app.db.repositories.system import SecretRow
 from app.security.crypto import Sealed, SecretBox
 from app.webhooks.service import callback_context, endpoint_context
 
 
-@dataclass(frozen=True, slots=True)
-class RotationReport:
-    connections: int
-    webhook_endpoints: int
-    callback_secrets: int
-
-    @property
-    def total(self) -> int:
-        return self.connections + self.webhook_endpoints + self.callback_secrets
-
-
-async def rotate_secrets(session: AsyncSession, secrets: SecretBox) -> RotationReport:
-    """Re-seal what is not under the primary key; returns how many of each were re-sealed."""
-    primary = secrets.primary_key_id
-    connections = 0
-    for connection in await session.scalars(
-        select(Connection).where(Connection.token_key_id != primary).with_for_update()
-    ):
+def _reseal(row: SecretRow, secrets: SecretBox) -> str:
+    """Re-seal one row's secret in place; returns what kind of row it was."""
+    if isinstance(row, Connection):
         sealed = secrets.reseal(
-            Sealed(connection.token_encrypted, connection.token_key_id),
-            context=token_context(connection.id),
+            Sealed(row.token_encrypted, row.token_key_id), context=token_context(row.id)
         )
-        connection.token_encrypted, connection.token_key_id = sealed.ciphertext, sealed.key_id
-        connections += 1
-    endpoints = 0
-    for endpoint in await session.scalars(
-        select(WebhookEndpoint).where(WebhookEndpoint.secret_key_id != primary).with_for_update()
-    ):
-        sealed = secrets.reseal(
-            Sealed(endpoint.secret_encrypted, endpoint.secret_key_id),
-            context=endpoint_context(endpoint.id),
-        )
-        endpoint.secret_encrypted, endpoint.secret_key_id = sealed.ciphertext, sealed.key_id
-        endpoints += 1
-    callbacks = 0
-    for record in await session.scalars(
-        select(CallbackSecret).where(CallbackSecret.secret_key_id != primary).with_for_update()
-    ):
-        sealed = secrets.reseal(
-            Sealed(record.secret_encrypted, record.secret_key_id),
-            context=callback_context(record.company_id),
-        )
-        record.secret_encrypted, record.secret_key_id = sealed.ciphertext, sealed.key_id
-        callbacks += 1
+        row.token_encrypted, row.token_key_id = sealed.ciphertext, sealed.key_id
+        return "connections"
+    context = (
+        endpoint_context(row.id)
+        if isinstance(row, WebhookEndpoint)
+        else callback_context(row.company_id)
+    )
+    sealed = secrets.reseal(Sealed(row.secret_encrypted, row.secret_key_id), context=context)
+    row.secret_encrypted, row.secret_key_id = sealed.ciphertext, sealed.key_id
+    return "webhook_endpoints" if isinstance(row, WebhookEndpoint) else "callback_secrets"
+
+
+async def rotate_secrets(session: AsyncSession, secrets: SecretBox) -> Counter[str]:
+    """Re-seal what is not under the primary key; counts per kind of row
+    (`connections`, `webhook_endpoints`, `callback_secrets`)."""
+    rows = await system_repo.rows_sealed_with_other_keys(session, secrets.primary_key_id)
+    counts = Counter(_reseal(row, secrets) for row in rows)
     await session.flush()
-    return RotationReport(connections, endpoints, callbacks)
+    return counts

@@ -7,6 +7,8 @@ import time
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.directo.transport import CallRecord
+
 HTTP_REQUESTS = Counter(
     "gateway_http_requests_total", "HTTP requests served", ["method", "route", "status"]
 )
@@ -21,6 +23,12 @@ DIRECTO_LATENCY = Histogram("gateway_directo_call_seconds", "Directo call latenc
 WEBHOOK_DELIVERIES = Counter(
     "gateway_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"]
 )
+
+
+def observe_directo_call(record: CallRecord) -> None:
+    """The Directo client's observer: one sample per HTTP attempt (never the token)."""
+    DIRECTO_CALLS.labels(record.what, record.op, record.error_code or "ok").inc()
+    DIRECTO_LATENCY.labels(record.what).observe(record.seconds)
 
 
 class RequestMetricsMiddleware:

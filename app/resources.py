@@ -15,6 +15,7 @@ from app.config import Settings
 from app.db.session import create_engine, create_sessionmaker
 from app.directo.client import DirectoClient
 from app.jobs.queue import JobQueue, open_queue
+from app.metrics import observe_directo_call
 from app.security.crypto import SecretBox
 
 
@@ -58,7 +59,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             http=http,
             queue=queue,
             secrets=SecretBox(settings.encryption.keys),
-            directo=DirectoClient(http, settings.directo),
+            directo=DirectoClient(http, settings.directo, observer=observe_directo_call),
         )
     finally:
         await queue.close()

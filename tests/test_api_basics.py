@@ -11,6 +11,7 @@ from httpx import ASGITransport, AsyncClient
 from app.main import create_app
 from app.resources import Resources
 from tests.conftest import API_KEY, ROTATED_API_KEY, make_settings
+from tests.helpers import run_worker_burst
 
 UNAUTHORIZED = {
     "type": "urn:directo-gateway:problem:unauthorized",
@@ -152,3 +153,15 @@ async def test_not_ready_names_the_dependency_that_is_down(
     assert [item["code"] for item in body["errors"]] == [f"{down}_unavailable"]
     assert body["errors"][0]["loc"] == [down]
     assert f"{down} is unreachable" in body["detail"]
+
+
+async def test_directo_calls_and_finished_jobs_are_counted(
+    client: AsyncClient, db: Resources, sandbox: object
+) -> None:
+    await client.put("/v1/companies/m1/directo", json={})
+    await client.put("/v1/companies/m1/directo/connection", json={"token": "sandbox-token-ee"})
+    await run_worker_burst(db.settings)  # in this process: same metrics registry
+    text = (await client.get("/metrics")).text
+    assert 'gateway_directo_calls_total{operation="get",outcome="ok",what="customer"}' in text
+    assert 'gateway_directo_calls_total{operation="put",outcome="ok",what="invoice"}' in text
+    assert 'gateway_jobs_finished_total{job="customers_import",status="succeeded"}' in text

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Job, JobStatus
 from app.db.repositories import jobs as job_repo
 from app.jobs.names import JobName
+from app.metrics import JOBS_FINISHED
 from app.resources import Resources
 from app.webhooks.outbox import emit
 from app.webhooks.types import EventType
@@ -207,6 +208,7 @@ async def _run_claimed(
                 bound.warning("job_run_superseded")
                 return
             await session.commit()
+            JOBS_FINISHED.labels(spec.name.value, outcome.status.value).inc()
             bound.info("job_finished", status=outcome.status.value, counts=outcome.counts)
         except asyncio.CancelledError:
             await session.rollback()
@@ -274,3 +276,4 @@ async def _handle_failure(
         )
         if finished and spec.on_failure is not None:
             await spec.on_failure(session, job, error["code"], detail)
+    JOBS_FINISHED.labels(spec.name.value, JobStatus.FAILED.value).inc()

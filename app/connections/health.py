@@ -27,7 +27,7 @@ def _describe(connection: Connection) -> dict[str, object]:
     }
 
 
-async def _set(connection: Connection, health: ConnectionHealth, code: str | None) -> bool:
+def _set(connection: Connection, health: ConnectionHealth, code: str | None) -> bool:
     changed = connection.health != health
     if changed:
         connection.health = health
@@ -49,9 +49,9 @@ async def report(
     if connection is None:
         return None
     if error_code is None:
-        await _set(connection, ConnectionHealth.OK, None)
+        _set(connection, ConnectionHealth.OK, None)
     elif error_code in AUTH_CODES:
-        if await _set(connection, ConnectionHealth.NEEDS_ATTENTION, error_code):
+        if _set(connection, ConnectionHealth.NEEDS_ATTENTION, error_code):
             await emit(
                 session,
                 company_id=connection.company_id,
@@ -59,6 +59,6 @@ async def report(
                 payload={**_describe(connection), "code": error_code, "hint": hint},
             )
     elif error_code in UNAVAILABLE_CODES and connection.health == ConnectionHealth.OK:
-        await _set(connection, ConnectionHealth.DEGRADED, error_code)
+        _set(connection, ConnectionHealth.DEGRADED, error_code)
     await session.flush()
     return connection.health

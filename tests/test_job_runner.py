@@ -266,3 +266,17 @@ async def test_job_events_also_go_to_the_request_callback(db: Resources) -> None
     )
     assert delivery is not None
     assert (delivery.callback_url, delivery.endpoint_id) == ("http://127.0.0.1:9/cb", None)
+
+
+async def test_a_library_error_with_a_code_is_still_internal(db: Resources) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    async def handler(context: JobContext) -> JobOutcome:
+        raise DBAPIError("INSERT INTO t VALUES ($1)", {"p": "customer data"}, Exception("boom"))
+
+    job_id = await new_job(db)
+    await run_tracked_job(db, spec(handler), job_id)
+    job = await load(db, job_id)
+    assert [(e["code"], e["detail"]) for e in job.errors] == [
+        ("internal_error", "unexpected DBAPIError")
+    ]

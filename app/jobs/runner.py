@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Job, JobStatus
 from app.db.repositories import jobs as job_repo
+from app.errors import AppError
 from app.jobs.names import JobName
 from app.metrics import JOBS_FINISHED
 from app.resources import Resources
@@ -232,6 +233,16 @@ async def _mark_interrupted(resources: Resources, job: Job, run_token: uuid.UUID
         )
 
 
+def _is_user_facing(exc: Exception) -> bool:
+    """Errors whose code and message are fit to show on a job: the gateway's own (AppError)
+    and those that classify themselves with `retryable` (the Directo error tree, JobFailed,
+    RetryableJobError). A library error that merely has a `code` (SQLAlchemy's are "dbapi",
+    with the SQL and its parameters in the message) is internal."""
+    return isinstance(getattr(exc, "code", None), str) and (
+        isinstance(exc, AppError) or isinstance(getattr(exc, "retryable", None), bool)
+    )
+
+
 async def _handle_failure(
     resources: Resources,
     spec: JobSpec,
@@ -240,10 +251,8 @@ async def _handle_failure(
     exc: Exception,
     bound: Any,
 ) -> None:
-    raw_code = getattr(exc, "code", None)
-    known = isinstance(raw_code, str)
-    code = raw_code if isinstance(raw_code, str) else "internal_error"
-    # Only errors with a code promise a message fit to show (no secrets, no internals).
+    known = _is_user_facing(exc)
+    code = str(getattr(exc, "code", "")) if known else "internal_error"
     detail = str(exc) if known else f"unexpected {type(exc).__name__}"
     error = _error_record(code, detail, job.attempts)
     retryable = getattr(exc, "retryable", False) is True

@@ -42,30 +42,35 @@ OVERLAP = dt.timedelta(hours=1)
 BATCH_SIZE = 2000
 
 
+# Combining marks (U+0300–U+036F) removed after NFKD decomposition; str.translate runs in C.
+_COMBINING_MARKS = dict.fromkeys(range(0x0300, 0x0370))
+
+
 def fold(text: str) -> str:
-    """Lower case without diacritics: "Õunapuu" → "ounapuu", for accent-insensitive search."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(character for character in decomposed if not unicodedata.combining(character))
+    """Lower case without diacritics: "Õunapuu" → "ounapuu", for accent-insensitive search.
 
-
-def _content_hash(record: CustomerRecord | ItemRecord) -> bytes:
-    children = [field.raw for field in record.datafields]
-    canonical = json.dumps([record.raw, children], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).digest()
+    Letters without a decomposition (Cyrillic, "ø" …) are kept, only lower-cased.
+    """
+    folded = text.casefold()
+    if folded.isascii():
+        return folded
+    return unicodedata.normalize("NFKD", folded).translate(_COMBINING_MARKS)
 
 
 def _common(record: CustomerRecord | ItemRecord, connection_id: uuid.UUID) -> dict[str, Any]:
+    raw: dict[str, Any] = dict(record.raw)
+    if record.datafields:
+        raw["datafields"] = [field.raw for field in record.datafields]
+    # One canonical JSON text is both the stored document and the content-hash input.
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return {
         "connection_id": connection_id,
         "code": record.code,
         "name": record.name or "",
         "closed": record.closed,
         "directo_ts": record.ts,
-        "raw": {
-            **record.raw,
-            **({"datafields": [f.raw for f in record.datafields]} if record.datafields else {}),
-        },
-        "content_hash": _content_hash(record),
+        "raw": catalog_repo.JsonText(canonical),
+        "content_hash": hashlib.sha256(canonical.encode()).digest(),
     }
 
 

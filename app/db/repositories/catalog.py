@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import uuid
 from typing import Any
 
@@ -86,18 +85,12 @@ async def upsert_batch(
 
     Unchanged rows (same content hash, not marked missing) are left alone, so they cost
     no write. Rows are dicts of column values keyed by (connection_id, code); every row
-    has the same keys.
+    has the same keys, and JSONB columns hold `JsonText` (already serialised).
     """
     if not rows:
         return 0, 0
     columns = tuple(rows[0])
-    json_columns = {name for name in columns if isinstance(rows[0][name], dict | list)}
-    params = {
-        name: [json.dumps(row[name]) for row in rows]
-        if name in json_columns
-        else [row[name] for row in rows]
-        for name in columns
-    }
+    params = {name: [row[name] for row in rows] for name in columns}
     flags = list((await session.execute(_upsert_statement(model, columns), params)).scalars())
     inserted = sum(1 for flag in flags if flag)
     return inserted, len(flags) - inserted

@@ -242,10 +242,9 @@ async def link_client(
     )
     reload_id = None
     if outcome.reload is not None:
-        reload, job = outcome.reload
-        reload_id = str(reload.id)
-        if job.kind in JobName.__members__.values():
-            uow.enqueue_after_commit(JobName(job.kind), job.id)
+        reload_id = str(outcome.reload.reload.id)
+        if outcome.reload.created:
+            uow.enqueue_after_commit(JobName.STATISTICS_RELOAD, outcome.reload.job.id)
     await uow.commit()
     response.status_code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
     return LinkOut(

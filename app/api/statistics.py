@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
+from pydantic import Field as PydanticField
 
 from app.api.deps import UnitOfWorkDep
-from app.api.params import CompanyId
+from app.api.params import ClientId, CompanyId
 from app.api.responses import problems
 from app.db.repositories import statistics as statistics_repo
-from app.errors import NotFound
+from app.errors import AppError, NotFound
 from app.statistics import settings as summary_settings
+from app.statistics.compute import months_between
 from app.statistics.fields import CATALOGUE, Field
+from app.statistics.reloads import MAX_MONTHS
 from app.statistics.settings import SummarySettingsIn, SummarySettingsOut
+from app.statistics.store import month_key, value_json
+from app.sync.schedule import add_months, first_of_month, local_today
 
 router = APIRouter(tags=["statistics"])
 
@@ -51,3 +60,80 @@ async def get_summary_settings(company_id: CompanyId, uow: UnitOfWorkDep) -> Sum
     if row is None:
         raise NotFound("summary settings")
     return SummarySettingsOut.of(row)
+
+
+MonthQuery = Annotated[
+    str | None,
+    Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="A month, YYYY-MM"),
+]
+
+
+class StatisticValue(BaseModel):
+    field_key: str
+    value: str = PydanticField(description="Exact decimal (counts have no fraction)")
+    uku_field_id: str | None = PydanticField(description="The Uku field it mapped to when stored")
+    imported_at: dt.datetime
+    job_id: uuid.UUID | None
+
+
+class MonthStatistics(BaseModel):
+    month: str = PydanticField(description="YYYY-MM")
+    values: list[StatisticValue]
+
+
+class ClientStatistics(BaseModel):
+    client_id: str
+    month_from: str
+    month_to: str
+    months: list[MonthStatistics]
+
+
+def _month(text: str | None, default: dt.date) -> dt.date:
+    return default if text is None else dt.date.fromisoformat(f"{text}-01")
+
+
+@router.get(
+    "/companies/{company_id}/clients/{client_id}/directo/statistics",
+    response_model=ClientStatistics,
+    responses=problems(404, 422),
+)
+async def client_statistics(
+    company_id: CompanyId,
+    client_id: ClientId,
+    uow: UnitOfWorkDep,
+    month_from: Annotated[MonthQuery, Query(alias="from")] = None,
+    month_to: Annotated[MonthQuery, Query(alias="to")] = None,
+) -> ClientStatistics:
+    """The client's stored values per month (default: the last 12), with their Uku field ids.
+    A month with no values was not imported (or nothing is mapped)."""
+    last = _month(month_to, first_of_month(local_today()))
+    first = _month(month_from, add_months(last, -11))
+    if first > last:
+        raise AppError("month_range_invalid", "`from` must not be after `to`.", status=422)
+    if add_months(first, MAX_MONTHS - 1) < last:
+        raise AppError(
+            "month_range_invalid", f"Ask for at most {MAX_MONTHS} months at once.", status=422
+        )
+    if not await statistics_repo.client_known(uow.session, company_id, client_id):
+        raise NotFound("client")
+    rows = await statistics_repo.statistics_between(uow.session, company_id, client_id, first, last)
+    by_month: dict[dt.date, list[StatisticValue]] = {}
+    for row in rows:
+        by_month.setdefault(row.month, []).append(
+            StatisticValue(
+                field_key=row.field_key,
+                value=value_json(row.value),
+                uku_field_id=row.uku_field_id,
+                imported_at=row.imported_at,
+                job_id=row.job_id,
+            )
+        )
+    return ClientStatistics(
+        client_id=client_id,
+        month_from=month_key(first),
+        month_to=month_key(last),
+        months=[
+            MonthStatistics(month=month_key(month), values=by_month.get(month, []))
+            for month in months_between(first, last)
+        ],
+    )

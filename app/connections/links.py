@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ClientLink, DirectoCustomer, Job, Reload
+from app.db.models import ClientLink, DirectoCustomer
 from app.db.repositories import catalog as catalog_repo
 from app.db.repositories import connections as connection_repo
 from app.db.repositories import links as link_repo
 from app.errors import AppError, Conflict, NotFound
-from app.statistics.reloads import request_reload
+from app.statistics.reloads import ReloadRequest, request_reload
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class LinkOutcome:
     link: ClientLink
     customer: DirectoCustomer
     created: bool
-    reload: tuple[Reload, Job] | None
+    reload: ReloadRequest | None
 
 
 async def link_client(
@@ -80,15 +80,22 @@ async def link_client(
         link.customer_code, link.connection_id = customer_code, connection.id
         link.updated_at = dt.datetime.now(dt.UTC)
         await session.flush()
-        reload = await request_reload(
-            session,
-            company_id=company_id,
-            client_ids=[client_id],
-            all_clients=False,
-            reason="relinked",
-        )
+        reload = await _reload_relinked(session, company_id, client_id)
     await session.refresh(link)
     return LinkOutcome(link, customer, created, reload)
+
+
+async def _reload_relinked(
+    session: AsyncSession, company_id: str, client_id: str
+) -> ReloadRequest | None:
+    """A reload of the re-linked client (or the one under way that covers it); none while
+    no field is mapped, as there is nothing to back-fill then."""
+    try:
+        return await request_reload(
+            session, company_id=company_id, client_ids=[client_id], reason="relinked"
+        )
+    except Conflict:
+        return None
 
 
 async def unlink_client(session: AsyncSession, *, company_id: str, client_id: str) -> None:

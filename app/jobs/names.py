@@ -9,3 +9,5 @@ class JobName(StrEnum):
     PING = "ping"
     CUSTOMERS_IMPORT = "customers_import"
     ARTICLES_IMPORT = "articles_import"
+    STATISTICS_IMPORT = "statistics_import"
+    STATISTICS_RELOAD = "statistics_reload"

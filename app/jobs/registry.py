@@ -5,6 +5,9 @@ from __future__ import annotations
 from app.jobs.names import JobName
 from app.jobs.ping import PING
 from app.jobs.runner import JobSpec
+from app.statistics import jobs as statistics_jobs
 from app.sync import jobs as sync_jobs
 
-JOB_SPECS: dict[JobName, JobSpec] = {spec.name: spec for spec in (PING, *sync_jobs.SPECS)}
+JOB_SPECS: dict[JobName, JobSpec] = {
+    spec.name: spec for spec in (PING, *sync_jobs.SPECS, *statistics_jobs.SPECS)
+}

@@ -29,6 +29,7 @@ from app.jobs.registry import JOB_SPECS
 from app.jobs.runner import JobSpec, RetryJob, run_tracked_job, stale_before
 from app.logging import configure_logging
 from app.resources import Resources, open_resources
+from app.statistics.monthly import start_due_imports
 from app.sync.refresh import start_due_refreshes
 from app.webhooks.delivery import deliver_due
 
@@ -93,6 +94,17 @@ async def refresh_catalogues(ctx: dict[str, Any]) -> int:
     return len(jobs)
 
 
+async def import_statistics(ctx: dict[str, Any]) -> int:
+    """Start the monthly statistics imports whose import day has come (hourly; each
+    client-month is created once, whichever worker ticks)."""
+    resources: Resources = ctx["resources"]
+    async with resources.sessionmaker() as session, session.begin():
+        jobs = await start_due_imports(session)
+    for job in jobs:
+        await resources.queue.enqueue(JobName.STATISTICS_IMPORT, job.id)
+    return len(jobs)
+
+
 def tune_garbage_collector() -> None:
     """Fewer, cheaper collections for a process that streams many short-lived records.
 
@@ -142,6 +154,7 @@ def build_worker(settings: Settings, *, burst: bool = False, handle_signals: boo
             cron(watchdog, second={0, 30}, unique=True, run_at_startup=True),
             cron(deliver_webhooks, second=set(range(0, 60, 2)), unique=True, run_at_startup=True),
             cron(refresh_catalogues, minute=set(range(0, 60, 10)), second={15}, unique=True),
+            cron(import_statistics, minute={5}, second={45}, unique=True),
         ],
         queue_name=settings.redis.queue_name,
         redis_settings=arq_redis_settings(settings.redis),

@@ -18,10 +18,13 @@ import calendar
 import datetime as dt
 from enum import StrEnum
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
 
 SUPPORTED_COUNTRIES = ("EE", "LV")
+# Estonia and Latvia share one UTC offset and its daylight-saving switches.
+BALTIC_TIME = ZoneInfo("Europe/Tallinn")
 LOOKBACK_MONTHS = 3
 
 
@@ -34,6 +37,11 @@ class ImportDayRule(StrEnum):
 @lru_cache(maxsize=64)
 def _holidays(country: str, year: int) -> frozenset[dt.date]:
     return frozenset(holidays.country_holidays(country, years=[year]).keys())
+
+
+def local_today() -> dt.date:
+    """Today's date where the clients are (Estonia and Latvia)."""
+    return dt.datetime.now(BALTIC_TIME).date()
 
 
 def is_work_day(day: dt.date, country: str) -> bool:

@@ -217,3 +217,46 @@ async def unfinished_jobs(
         Job.status.in_([JobStatus.QUEUED, JobStatus.INTERRUPTED]), Job.updated_at < idle_since
     )
     return [(row.id, row.kind) for row in await session.execute(statement)]
+
+
+async def holds_run(session: AsyncSession, job_id: uuid.UUID, *, run_token: uuid.UUID) -> bool:
+    """Whether `run_token` is still the job's live run; locks the row against a takeover
+    until the transaction ends, so work committed with it cannot land after one."""
+    statement = (
+        select(Job.id)
+        .where(Job.id == job_id, Job.run_token == run_token, Job.status == JobStatus.RUNNING)
+        .with_for_update(read=True)
+    )
+    return await session.scalar(statement) is not None
+
+
+async def create_deduplicated_jobs(
+    session: AsyncSession, *, kind: str, company_id: str, jobs: dict[str, dict[str, Any]]
+) -> list[Job]:
+    """Create one job per dedupe key (key → params) unless a job with that key ever
+    existed; returns the jobs created now. Concurrent callers create each job once."""
+    if not jobs:
+        return []
+    statement = (
+        insert(Job)
+        .values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "kind": kind,
+                    "status": JobStatus.QUEUED,
+                    "company_id": company_id,
+                    "params": params,
+                    "counts": {},
+                    "errors": [],
+                    "dedupe_key": key,
+                    "progress_done": 0,
+                    "attempts": 0,
+                }
+                for key, params in jobs.items()
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Job)
+    )
+    return list((await session.execute(statement)).scalars())

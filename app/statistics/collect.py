@@ -1,0 +1,84 @@
+"""Reading one client's statistics from Directo: each needed feed once for the whole date
+range (date1/date2), bucketed by month — never one call per month."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncGenerator, Callable, Iterable
+from typing import Any
+
+from app.directo.client import DirectoClient
+from app.directo.credentials import DirectoCredentials
+from app.statistics.compute import MonthlyTally, feeds_for
+from app.statistics.sources import ClientSource
+from app.sync.schedule import last_day
+
+BATCH_SIZE = 2000
+
+
+async def _drain(
+    limiter: asyncio.Semaphore,
+    batches: AsyncGenerator[list[Any], None],
+    add: Callable[[Iterable[Any]], None],
+) -> None:
+    async with limiter, contextlib.aclosing(batches):
+        async for batch in batches:
+            add(batch)
+
+
+async def read_statistics(
+    directo: DirectoClient,
+    creds: DirectoCredentials,
+    source: ClientSource,
+    *,
+    first: dt.date,
+    last: dt.date,
+    keys: Iterable[str],
+    limiter: asyncio.Semaphore,
+) -> MonthlyTally:
+    """Tally the client's documents dated in the months `first`…`last` (first days).
+
+    Feeds run concurrently, each holding one slot of `limiter` (the connection's bound on
+    concurrent Directo calls). Raises the first `DirectoError`; the tally is then unusable.
+    """
+    tally = MonthlyTally(
+        scope=source.scope, first=first, last=last, customer_code=source.customer_code
+    )
+    date1, date2, code = first, last_day(last), source.customer_code
+    readers = {
+        "invoice": lambda: _drain(
+            limiter,
+            directo.iter_invoices(
+                creds, date1=date1, date2=date2, customercode=code, batch_size=BATCH_SIZE
+            ),
+            tally.add_invoices,
+        ),
+        "receipt": lambda: _drain(
+            limiter,
+            directo.iter_receipts(
+                creds, date1=date1, date2=date2, customercode=code, batch_size=BATCH_SIZE
+            ),
+            tally.add_receipts,
+        ),
+        "purchase": lambda: _drain(
+            limiter,
+            directo.iter_purchases(creds, date1=date1, date2=date2, batch_size=BATCH_SIZE),
+            tally.add_purchases,
+        ),
+        "transaction": lambda: _drain(
+            limiter,
+            directo.iter_transactions(creds, date1=date1, date2=date2, batch_size=BATCH_SIZE),
+            tally.add_transactions,
+        ),
+    }
+    tasks = [asyncio.create_task(readers[feed]()) for feed in feeds_for(keys, source.scope)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return tally

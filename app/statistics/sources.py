@@ -1,0 +1,46 @@
+"""Where a client's statistics come from: its own Directo database, or its customer's
+documents in the company's database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Connection
+from app.db.repositories import connections as connection_repo
+from app.db.repositories import statistics as statistics_repo
+from app.statistics.fields import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSource:
+    client_id: str
+    connection: Connection
+    scope: Scope
+    customer_code: str | None
+    country: str
+
+    @property
+    def description(self) -> dict[str, str | None]:
+        return {"scope": self.scope.value, "customer_code": self.customer_code}
+
+
+async def company_sources(session: AsyncSession, company_id: str) -> dict[str, ClientSource]:
+    """Every client of the company that has statistics to read, by client id: those with
+    their own connection, and those linked to a customer of the company's database."""
+    countries = await statistics_repo.client_countries(session, company_id)
+    company = await connection_repo.get_connection(session, company_id, None)
+    sources: dict[str, ClientSource] = {}
+    if company is not None:
+        for client_id, code in await statistics_repo.linked_customer_codes(session, company_id):
+            sources[client_id] = ClientSource(
+                client_id, company, Scope.LINKED_CUSTOMER, code, countries.get(client_id, "EE")
+            )
+    for connection in await statistics_repo.client_connections(session, company_id):
+        assert connection.client_id is not None
+        client_id = connection.client_id
+        sources[client_id] = ClientSource(
+            client_id, connection, Scope.OWN_CONNECTION, None, countries.get(client_id, "EE")
+        )
+    return sources

@@ -150,6 +150,14 @@ async def test_linking_relinking_and_their_errors(
         f"/v1/companies/{COMPANY}/clients/c-1/directo/link", json={"customer_code": "K000001"}
     )
     assert (same.status_code, same.json()["reload_id"]) == (200, None)
+    await client.put(
+        f"{BASE}/summary-settings",
+        json={
+            "task_title": "Kuu kokkuvõte",
+            "import_day": {"rule": "last_work_day"},
+            "field_mapping": {"sales_invoices": "uku-1"},
+        },
+    )
     relinked = await client.put(
         f"/v1/companies/{COMPANY}/clients/c-1/directo/link", json={"customer_code": "K000002"}
     )

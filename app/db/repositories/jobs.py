@@ -220,12 +220,13 @@ async def unfinished_jobs(
 
 
 async def holds_run(session: AsyncSession, job_id: uuid.UUID, *, run_token: uuid.UUID) -> bool:
-    """Whether `run_token` is still the job's live run; locks the row against a takeover
-    until the transaction ends, so work committed with it cannot land after one."""
+    """Whether `run_token` is still the job's live run; locks the row until the transaction
+    ends, so work committed with it cannot land after a takeover (and the run's own
+    concurrent writers take turns)."""
     statement = (
         select(Job.id)
         .where(Job.id == job_id, Job.run_token == run_token, Job.status == JobStatus.RUNNING)
-        .with_for_update(read=True)
+        .with_for_update(key_share=True)
     )
     return await session.scalar(statement) is not None
 

@@ -55,7 +55,7 @@ async def client_countries(session: AsyncSession, company_id: str) -> dict[str, 
     rows = await session.execute(
         select(Client.client_id, Client.country).where(Client.company_id == company_id)
     )
-    return dict(rows.tuples())
+    return {client_id: country for client_id, country in rows.all()}  # noqa: C416
 
 
 async def linked_customer_codes(session: AsyncSession, company_id: str) -> list[tuple[str, str]]:
@@ -64,7 +64,7 @@ async def linked_customer_codes(session: AsyncSession, company_id: str) -> list[
         .where(ClientLink.company_id == company_id)
         .order_by(ClientLink.client_id)
     )
-    return list(rows.tuples())
+    return [(client_id, code) for client_id, code in rows.all()]
 
 
 async def client_connections(session: AsyncSession, company_id: str) -> list[Connection]:
@@ -201,19 +201,18 @@ async def recount_reload(
     session: AsyncSession, reload_id: uuid.UUID, *, phase: str | None = None
 ) -> Reload:
     """Refresh the reload's client counters from its clients' rows (safe after a resume)."""
-    counted = (
-        select(
-            func.count().label("total"),
-            func.count().filter(ReloadClient.status == ReloadClientStatus.SUCCEEDED).label("done"),
-            func.count().filter(ReloadClient.status == ReloadClientStatus.FAILED).label("failed"),
+
+    def count(*conditions: Any) -> Any:
+        return (
+            select(func.count())
+            .where(ReloadClient.reload_id == reload_id, *conditions)
+            .scalar_subquery()
         )
-        .where(ReloadClient.reload_id == reload_id)
-        .subquery()
-    )
+
     values: dict[str, Any] = {
-        "clients_total": counted.c.total,
-        "clients_done": counted.c.done,
-        "clients_failed": counted.c.failed,
+        "clients_total": count(),
+        "clients_done": count(ReloadClient.status == ReloadClientStatus.SUCCEEDED),
+        "clients_failed": count(ReloadClient.status == ReloadClientStatus.FAILED),
     }
     if phase is not None:
         values["phase"] = phase

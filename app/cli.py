@@ -137,6 +137,59 @@ def rotate_keys() -> None:
 
 
 @cli.command()
+def reload(
+    company: str = typer.Option(..., help="Uku company id"),
+    client: list[str] = typer.Option(
+        [], help="Uku client id (repeatable; default: every client with Directo data)"
+    ),
+    months: int = typer.Option(12, min=1, help="Months to back-fill, ending this month"),
+) -> None:
+    """Back-fill monthly statistics (like POST …/directo/reloads) and follow it to its end.
+
+    A worker must be running. Exits 0 when every client succeeded, 1 otherwise.
+    """
+    from app.db.models import Reload
+    from app.db.repositories import statistics as statistics_repo
+    from app.errors import AppError
+    from app.resources import open_resources
+    from app.statistics.follow import follow_reload, start_reload
+
+    async def run() -> int:
+        async with open_resources(get_settings()) as resources:
+            requested = await start_reload(
+                resources, company_id=company, client_ids=client or None, months=months
+            )
+            reload_row = requested.reload
+            verb = "started" if requested.created else "already running:"
+            typer.echo(f"reload {verb} {reload_row.id} ({reload_row.clients_total} clients)")
+            with typer.progressbar(length=reload_row.clients_total, label="clients") as bar:
+                shown = 0
+
+                def show(current: Reload) -> None:
+                    nonlocal shown
+                    done = current.clients_done + current.clients_failed
+                    bar.update(done - shown)
+                    shown = done
+
+                final, status = await follow_reload(resources, reload_row.id, show)
+            async with resources.sessionmaker() as session:
+                rows = await statistics_repo.reload_clients(session, final.id)
+        for row in rows:
+            if row.error:
+                typer.secho(f"  {row.client_id}: {row.error.get('code')}", fg=typer.colors.RED)
+        typer.echo(f"{status.value}: {final.clients_done} succeeded, {final.clients_failed} failed")
+        return 0 if status.value == "succeeded" else 1
+
+    _exit_on_missing_dependencies()
+    try:
+        code = asyncio.run(run())
+    except AppError as error:
+        typer.secho(f"{error.code}: {error.detail}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+    raise typer.Exit(code=code)
+
+
+@cli.command()
 def sandbox(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8765),

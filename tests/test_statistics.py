@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import sys
+from asyncio.subprocess import PIPE
 from collections import Counter
 from decimal import Decimal
 from typing import Any
 
 from httpx import AsyncClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.db.models import Connection, ConnectionHealth, Event, Job, MonthlyStatistic
 from app.db.models import SummarySettings as SummarySettingsRow
@@ -402,3 +405,43 @@ async def test_scheduled_tick_imports_each_client_month_once(
         )
     ).json()
     assert month_values(statistics)[previous.strftime("%Y-%m")] == values
+
+
+async def test_cli_reload_shows_progress_until_the_end(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    codes = busiest_customers(sandbox, 2)
+    await set_up_company(client, db, links={"cli-1": codes[0], "cli-2": codes[1]})
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE__URL": db.settings.database.url,
+        "GATEWAY_REDIS__URL": db.settings.redis.url,
+        "GATEWAY_REDIS__QUEUE_NAME": db.settings.redis.queue_name,
+    }
+    command = [sys.executable, "-m", "app.cli", "reload", "--company", COMPANY, "--months", "2"]
+    process = await asyncio.create_subprocess_exec(*command, env=env, stdout=PIPE, stderr=PIPE)
+    communicating = asyncio.ensure_future(process.communicate())
+    async with asyncio.timeout(120):
+        while not communicating.done():
+            await run_worker_burst(db.settings)
+            await asyncio.sleep(0.2)
+    out, err = communicating.result()
+    assert process.returncode == 0, err.decode()
+    text = out.decode()
+    assert "reload started" in text
+    assert "(2 clients)" in text
+    assert "succeeded: 2 succeeded, 0 failed" in text
+    async with db.sessionmaker() as session:
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(MonthlyStatistic)
+            .where(MonthlyStatistic.client_id.in_(["cli-1", "cli-2"]))
+        )
+    assert stored == 2 * 2 * 5  # clients × months × mapped fields a linked client supports
+
+    unknown = await asyncio.create_subprocess_exec(
+        *command[:-4], "--company", COMPANY, "--client", "nobody", env=env, stdout=PIPE, stderr=PIPE
+    )
+    _, err = await unknown.communicate()
+    assert unknown.returncode == 2
+    assert b"client_not_connected" in err

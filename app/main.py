@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from app.api import catalogue, connections, health, jobs, reloads, statistics, webhooks
+from app.api import catalogue, connections, exports, health, jobs, reloads, statistics, webhooks
 from app.api.deps import require_api_key
 from app.api.openapi import install_openapi
 from app.api.responses import problems
@@ -52,5 +52,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(webhooks.router)
     v1.include_router(statistics.router)
     v1.include_router(reloads.router)
+    v1.include_router(exports.router)
     app.include_router(v1)
     return app

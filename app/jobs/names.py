@@ -11,3 +11,5 @@ class JobName(StrEnum):
     ARTICLES_IMPORT = "articles_import"
     STATISTICS_IMPORT = "statistics_import"
     STATISTICS_RELOAD = "statistics_reload"
+    INVOICE_EXPORT = "invoice_export"
+    PAYMENT_POLL = "payment_poll"

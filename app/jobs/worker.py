@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from app.config import Settings, get_settings
 from app.db.repositories import jobs as job_repo
+from app.exports.jobs import exports_tick
 from app.jobs.names import JobName
 from app.jobs.queue import arq_redis_settings, deserialize, serialize
 from app.jobs.registry import JOB_SPECS
@@ -155,6 +156,7 @@ def build_worker(settings: Settings, *, burst: bool = False, handle_signals: boo
             cron(deliver_webhooks, second=set(range(0, 60, 2)), unique=True, run_at_startup=True),
             cron(refresh_catalogues, minute=set(range(0, 60, 10)), second={15}, unique=True),
             cron(import_statistics, minute={5}, second={45}, unique=True),
+            cron(exports_tick, second={40}, unique=True),
         ],
         queue_name=settings.redis.queue_name,
         redis_settings=arq_redis_settings(settings.redis),

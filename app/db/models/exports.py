@@ -1,4 +1,10 @@
-"""Invoices exported to Directo, and their payment status read back."""
+"""Invoices exported to Directo, and their payment status read back.
+
+One row per accepted export request (``company_id`` + ``Idempotency-Key``). Its life:
+``queued`` → ``sending`` (committed *before* the put, so a crash after it is recovered by
+looking the number up in Directo) → ``sent`` or ``failed``. Once ``sent``, the payment
+poll keeps ``total``/``balance``/``paid_amount``/``payment_status``/``paid_on`` current.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,17 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, Timestamps, UuidPrimaryKey
@@ -19,6 +35,21 @@ class InvoiceExport(UuidPrimaryKey, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("company_id", "idempotency_key"),
         Index("ix_invoice_exports_connection_id_directo_number", "connection_id", "directo_number"),
+        Index("ix_invoice_exports_company_id_created_at", "company_id", "created_at", "id"),
+        # The payment poll's work list: sent invoices not (yet) paid, per connection.
+        Index(
+            "ix_invoice_exports_awaiting_payment",
+            "connection_id",
+            postgresql_where=text(
+                "status = 'sent' AND (payment_status IS NULL OR payment_status <> 'paid')"
+            ),
+        ),
+        # The recovery sweep's work list: exports whose send has not ended.
+        Index(
+            "ix_invoice_exports_unsettled",
+            "updated_at",
+            postgresql_where=text("status IN ('queued', 'sending')"),
+        ),
     )
 
     company_id: Mapped[str] = mapped_column(String(64))
@@ -34,7 +65,10 @@ class InvoiceExport(UuidPrimaryKey, Timestamps, Base):
     directo_number: Mapped[int] = mapped_column(BigInteger)
     customer_code: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3))
-    total: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    # Sum of the rows without VAT, as sent (what "is this Directo invoice ours?" compares).
+    net_total: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    # The invoice total with VAT as Directo reports it; NULL until Directo was read.
+    total: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     status: Mapped[ExportStatus] = mapped_column(
         text_enum(ExportStatus, name="status"), default=ExportStatus.QUEUED
     )
@@ -42,15 +76,21 @@ class InvoiceExport(UuidPrimaryKey, Timestamps, Base):
     directo_docid: Mapped[str | None] = mapped_column(String(64))
     xml_sent: Mapped[str | None] = mapped_column(Text)
     xml_received: Mapped[str | None] = mapped_column(Text)
+    result_type: Mapped[int | None]
+    result_desc: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(64))
     errors: Mapped[list[Any]] = mapped_column(default=list)
     attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
+    failed_at: Mapped[dt.datetime | None]
     payment_status: Mapped[PaymentStatus | None] = mapped_column(
         text_enum(PaymentStatus, name="payment_status")
     )
     balance: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     paid_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     paid_on: Mapped[dt.date | None]
+    directo_ts: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=False))
     payment_checked_at: Mapped[dt.datetime | None]
+    payment_status_changed_at: Mapped[dt.datetime | None]
     paid_notified_at: Mapped[dt.datetime | None]

@@ -98,6 +98,8 @@ async def xmlcore(request: Request) -> Response:
         return PlainTextResponse("Service Unavailable", status_code=503)
     if op == "put":
         results = await run_in_threadpool(apply_put, db, what, params.get("xmldata", ""))
+        if db.take_put_drop():
+            fault = "drop"
         entry.outcome = "put: " + ",".join(result["Type"] for result in results)
         body = xml.results_document(results)
     else:

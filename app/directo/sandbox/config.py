@@ -32,7 +32,9 @@ class Faults:
 
     Each request first waits ``latency_ms``; then, with the given probabilities, answers
     HTTP 503, sends only part of the body (well-framed, so the XML is cut short), or drops
-    the connection mid-body (for a put: after the put was applied).
+    the connection mid-body (for a put: after the put was applied). ``drop_puts`` drops
+    the answers of the next N puts only (each put applied first): a put whose outcome the
+    client cannot know, while lookups by number keep working.
     """
 
     latency_ms: int = 0
@@ -40,6 +42,7 @@ class Faults:
     truncate_rate: float = 0.0
     drop_rate: float = 0.0
     seed: int = 0
+    drop_puts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,9 @@ class SandboxDatabase:
         self.today = spec.today or clock().date()
         self.data = Dataset(spec, self.today)
         self.vat_rates = dict(self.data.words.vat_rates)
-        self.objects = set(self.data.words.objects)
+        # Firms that bill by resource keep an object per employee, so a person's code is
+        # both a salesman and an object code (what invoice rows carry as `object`).
+        self.objects = set(self.data.words.objects) | set(self.data.words.salesmen)
         self.salesmen = set(self.data.words.salesmen)
         self._lock = threading.RLock()
         self._customers: dict[str, Rec | None] = {}
@@ -66,6 +68,7 @@ class SandboxDatabase:
         with self._lock:
             self.faults = faults
             self._fault_rng = random.Random(faults.seed)
+            self._puts_to_drop = faults.drop_puts
 
     def roll_fault(self) -> str | None:
         """``"error"``, ``"truncate"``, ``"drop"`` or ``None`` for the next request."""
@@ -77,6 +80,14 @@ class SandboxDatabase:
                 return name
             roll -= rate
         return None
+
+    def take_put_drop(self) -> bool:
+        """Whether to drop this put's answer (after applying it): counts ``drop_puts`` down."""
+        with self._lock:
+            if self._puts_to_drop <= 0:
+                return False
+            self._puts_to_drop -= 1
+            return True
 
     # -- cards ----------------------------------------------------------------------------
     def customer(self, code: str) -> Rec | None:

@@ -1,0 +1,146 @@
+"""Reading Directo's answer to an invoice put — pure functions, no I/O.
+
+* `problem_for` turns a failing `<Result>` into the export's problem: the same codes as
+  the pre-flight checks where Directo's text allows (`article_unknown`,
+  `vat_code_unknown`, `salesman_unknown` — an unknown object is the same resource code —,
+  `customer_unknown`, `customer_missing_regno_or_email`, `unauthorized`), else the
+  result's kind; Directo's own `Type` and `Desc` always travel in `context`, and the row
+  is named when Directo's text names one of its codes.
+* `is_ours` decides whether an invoice Directo already holds under our number is the one
+  this export sent (same customer, same net total), which is what makes a re-sent or
+  duplicate-answered put safe.
+* `answer_xml` writes the results back as Directo's `<results>` document, for the record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from app.directo.errors import REGENERATE_KEY_HINT
+from app.directo.schemas import DirectoInvoice, PutResult, PutResultKind
+from app.directo.values import escape_attr
+from app.errors import ProblemItem
+
+_FIXES: dict[PutResultKind, tuple[str, str]] = {
+    PutResultKind.ARTICLE_UNKNOWN: (
+        "article_unknown",
+        "Import the article into Uku and re-link, or fix the product's external code to an "
+        "existing Directo article code.",
+    ),
+    PutResultKind.VAT_CODE_UNKNOWN: (
+        "vat_code_unknown",
+        "Set the VAT code's external code in Uku to a VAT code that exists in Directo.",
+    ),
+    PutResultKind.SALESMAN_UNKNOWN: (
+        "salesman_unknown",
+        "Set the external code of the resource (or the client's default user) in Uku to an "
+        "object/salesman code that exists in Directo.",
+    ),
+    PutResultKind.OBJECT_UNKNOWN: (
+        "salesman_unknown",
+        "Set the external code of the resource (or the client's default resource) in Uku to "
+        "an object code that exists in Directo.",
+    ),
+    PutResultKind.CUSTOMER_UNKNOWN: (
+        "customer_unknown",
+        "Link the client to an existing Directo customer, or import customers again.",
+    ),
+    PutResultKind.CUSTOMER_MISSING_REGNO_OR_EMAIL: (
+        "customer_missing_regno_or_email",
+        "Add an e-mail address or a registration number to the customer's card in Directo, "
+        "then export again.",
+    ),
+    PutResultKind.UNAUTHORIZED: ("unauthorized", REGENERATE_KEY_HINT),
+}
+
+
+def _mentions(text: str, code: str | None) -> bool:
+    if not code:
+        return False
+    return re.search(rf"(?<![\w]){re.escape(code)}(?![\w])", text) is not None
+
+
+def _locate(
+    kind: PutResultKind, desc: str, rows: Sequence[dict[str, Any]]
+) -> tuple[list[str | int], dict[str, Any]]:
+    """The invoice row (or header field) Directo's text points at, if it names a code."""
+    fields = {
+        PutResultKind.ARTICLE_UNKNOWN: ("item", "article_code"),
+        PutResultKind.VAT_CODE_UNKNOWN: ("vatcode", "vat_code"),
+        PutResultKind.OBJECT_UNKNOWN: ("object", "resource_id"),
+        PutResultKind.SALESMAN_UNKNOWN: ("object", "resource_id"),
+    }.get(kind)
+    if fields is None:
+        return [], {}
+    attr, field = fields
+    for index, row in enumerate(rows):
+        if _mentions(desc, row.get(attr)):
+            return ["rows", index, field], {"row": index, "code": row.get(attr)}
+    return [], {}
+
+
+def problem_for(result: PutResult, rows: Sequence[dict[str, Any]] = ()) -> ProblemItem:
+    """The export problem for a failing result; `rows` are the sent rows' attributes."""
+    code, fix = _FIXES.get(result.kind, (result.kind.value, result.hint))
+    loc, context = _locate(result.kind, result.desc, rows)
+    return ProblemItem(
+        code=code,
+        message=f"Directo refused the invoice: {result.desc or 'no description'} "
+        f"(Type {result.type}).",
+        loc=loc,
+        fix=fix,
+        context={**context, "directo_type": result.type, "directo_desc": result.desc},
+    )
+
+
+def duplicate_problem(number: int, found: DirectoInvoice | None, result: PutResult) -> ProblemItem:
+    """Directo holds another invoice under our number."""
+    held = f" (customer {found.customercode!r}, net {found.netamount})" if found is not None else ""
+    return ProblemItem(
+        code="duplicate_number",
+        message=f"Directo already has a different invoice number {number}{held}.",
+        loc=["number"],
+        fix=(
+            "Use an invoice number series that does not collide with Directo's own invoice "
+            "numbers, or remove the other invoice in Directo, then export with a new key."
+        ),
+        context={"directo_type": result.type, "directo_desc": result.desc, "number": number},
+    )
+
+
+def is_ours(
+    found: DirectoInvoice, *, customer_code: str, net_total: Decimal, row_count: int
+) -> bool:
+    """Whether `found` is the invoice an export sent: same customer and net total (within
+    a cent per row for rounding), or the same customer when Directo shows no amounts."""
+    if (found.customercode or "").strip() != customer_code:
+        return False
+    net = found.netamount
+    if net is None and found.rows:
+        sums = [row.sum for row in found.rows if row.sum is not None]
+        net = sum(sums, Decimal(0)) if sums else None
+    if net is None:
+        return True
+    return abs(net - net_total) <= Decimal("0.01") * max(1, row_count)
+
+
+def answer_xml(results: Iterable[PutResult]) -> str:
+    """Directo's answer as its `<results>` document (the attributes it sent, in order)."""
+    parts = []
+    for result in results:
+        attrs = [("Type", str(result.type)), ("Desc", result.desc)]
+        attrs += [
+            (name, value)
+            for name, value in (
+                ("docid", result.docid),
+                ("doctype", result.doctype),
+                ("submit", result.submit),
+            )
+            if value is not None
+        ]
+        rendered = "".join(f' {name}="{escape_attr(value)}"' for name, value in attrs)
+        parts.append(f"<Result{rendered}/>")
+    return f"<results>{''.join(parts)}</results>"

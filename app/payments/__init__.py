@@ -1,0 +1,1 @@
+"""Paid status: reading exported invoices' balances back from Directo."""

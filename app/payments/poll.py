@@ -1,0 +1,318 @@
+"""The `payment_poll` job: read exported invoices' payment state back from Directo.
+
+One poll per connection (single flight), started by the worker's tick every
+`sync.payment_poll_minutes` for connections with sent, not yet paid exports. A poll
+
+1. reads the `invoice` feed changed since its watermark (minus an overlap; the first poll
+   starts a day before the oldest unpaid export) and keeps the invoices that are ours;
+2. reads the `receipt` feed the same way: a **confirmed** receipt row naming one of our
+   invoices marks it for a look-up and gives its paid date (unconfirmed receipts settle
+   nothing, and Directo leaves them out of the balance too);
+3. looks up by number the invoices a receipt named but the invoice feed did not bring,
+   and those never read yet;
+4. stores per export `total`, `balance`, `paid_amount`, `payment_status`, `paid_on`,
+   Directo's `confirmed` and `ts`, emitting `invoice.payment_status_changed` (old → new)
+   on any change and `invoice.paid` exactly once per export, when it first becomes paid
+   (`paid_notified_at` records it, under a row lock).
+
+Everything — exports, events, both watermarks — commits with the job, or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connections import health
+from app.connections.service import credentials_of
+from app.db.models import Connection, InvoiceExport, Job, PaymentStatus
+from app.db.repositories import catalog as catalog_repo
+from app.db.repositories import connections as connection_repo
+from app.db.repositories import exports as export_repo
+from app.db.repositories import jobs as job_repo
+from app.directo.client import DirectoClient
+from app.directo.credentials import DirectoCredentials
+from app.directo.errors import DirectoError
+from app.directo.schemas import DirectoInvoice
+from app.exports.sending import find_invoice
+from app.jobs.names import JobName
+from app.jobs.runner import JobContext, JobFailed, JobOutcome
+from app.payments.status import read_invoice
+from app.webhooks.outbox import emit
+from app.webhooks.types import EventType
+
+INVOICE_FEED = "paid_status:invoice"
+RECEIPT_FEED = "paid_status:receipt"
+OVERLAP = dt.timedelta(hours=1)
+FIRST_POLL_MARGIN = dt.timedelta(days=1)
+MAX_LOOKUPS = 100
+MAX_STARTS_PER_TICK = 50
+BATCH_SIZE = 2000
+
+
+def _number(text: str | None) -> int | None:
+    value = (text or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _newest(current: dt.datetime | None, stamps: list[dt.datetime]) -> dt.datetime | None:
+    if not stamps:
+        return current
+    latest = max(stamps)
+    return latest if current is None or latest > current else current
+
+
+@dataclass(slots=True)
+class _Reading:
+    """What one poll learnt from Directo."""
+
+    invoices: dict[int, DirectoInvoice] = field(default_factory=dict)
+    paid_dates: dict[int, dt.date] = field(default_factory=dict)
+    invoice_mark: dt.datetime | None = None
+    receipt_mark: dt.datetime | None = None
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("invoices_read", "receipts_read", "looked_up", "updated", "status_changed", "paid"),
+            0,
+        )
+    )
+
+
+async def start_due_polls(
+    session: AsyncSession, *, now: dt.datetime, interval: dt.timedelta
+) -> list[Job]:
+    """Create the poll jobs that are due (the caller commits, then enqueues them)."""
+    candidates = await export_repo.payment_poll_candidates(
+        session, feed=INVOICE_FEED, ran_before=now - interval, limit=MAX_STARTS_PER_TICK
+    )
+    started = []
+    for connection in candidates:
+        job, created = await job_repo.create_singleflight_job(
+            session,
+            kind=JobName.PAYMENT_POLL.value,
+            singleflight_key=f"payments:{connection.id}",
+            company_id=connection.company_id,
+            connection_id=connection.id,
+            params={},
+        )
+        if created:
+            started.append(job)
+    return started
+
+
+async def _since(
+    session: AsyncSession, connection_id: uuid.UUID, feed: str, floor: dt.datetime
+) -> tuple[dt.datetime, dt.datetime | None]:
+    mark = await catalog_repo.get_watermark(session, connection_id, feed)
+    previous = mark.watermark_ts if mark else None
+    since = floor if previous is None else max(floor, previous - OVERLAP)
+    return since, previous
+
+
+async def _read_invoices(
+    context: JobContext,
+    reading: _Reading,
+    connection: Connection,
+    directo: DirectoClient,
+    creds: DirectoCredentials,
+    since: dt.datetime,
+) -> None:
+    async with contextlib.aclosing(
+        directo.iter_invoices(creds, ts=since, batch_size=BATCH_SIZE)
+    ) as batches:
+        async for batch in batches:
+            reading.counts["invoices_read"] += len(batch)
+            by_number = {n: inv for inv in batch if (n := _number(inv.number)) is not None}
+            ours = await export_repo.sent_numbers(context.session, connection.id, by_number)
+            reading.invoices.update((n, by_number[n]) for n in ours)
+            reading.invoice_mark = _newest(
+                reading.invoice_mark, [inv.ts for inv in batch if inv.ts is not None]
+            )
+
+
+async def _read_receipts(
+    context: JobContext,
+    reading: _Reading,
+    connection: Connection,
+    directo: DirectoClient,
+    creds: DirectoCredentials,
+    since: dt.datetime,
+) -> None:
+    async with contextlib.aclosing(
+        directo.iter_receipts(creds, ts=since, batch_size=BATCH_SIZE)
+    ) as batches:
+        async for batch in batches:
+            reading.counts["receipts_read"] += len(batch)
+            reading.receipt_mark = _newest(
+                reading.receipt_mark, [r.ts for r in batch if r.ts is not None]
+            )
+            dates: dict[int, dt.date] = {}
+            for receipt in batch:
+                if not receipt.confirmed:  # only confirmed receipts settle an invoice
+                    continue
+                for row in receipt.rows:
+                    number = _number(row.invoice)
+                    day = row.aeg or receipt.aeg
+                    if number is None or day is None:
+                        continue
+                    dates[number] = max(day, dates.get(number, day))
+            ours = await export_repo.sent_numbers(context.session, connection.id, dates)
+            for number in ours:
+                known = reading.paid_dates.get(number)
+                reading.paid_dates[number] = max(dates[number], known or dates[number])
+
+
+def _payment_payload(export: InvoiceExport, previous: PaymentStatus | None) -> dict[str, Any]:
+    def money(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "export_id": str(export.id),
+        "client_id": export.client_id,
+        "invoice_number": export.uku_invoice_number,
+        "directo_number": export.directo_number,
+        "customer_code": export.customer_code,
+        "currency": export.currency,
+        "payment_status": export.payment_status.value if export.payment_status else None,
+        "previous_payment_status": previous.value if previous else None,
+        "total": money(export.total),
+        "balance": money(export.balance),
+        "paid_amount": money(export.paid_amount),
+        "paid_on": export.paid_on.isoformat() if export.paid_on else None,
+    }
+
+
+async def _apply(
+    session: AsyncSession,
+    export: InvoiceExport,
+    invoice: DirectoInvoice,
+    paid_date: dt.date | None,
+    now: dt.datetime,
+    counts: dict[str, int],
+) -> None:
+    """Store one invoice's reading on its export and announce what changed."""
+    reading = read_invoice(invoice)
+    export.payment_checked_at = now
+    if reading is None:
+        return
+    previous = export.payment_status
+    export.total, export.balance = reading.total, reading.balance
+    export.paid_amount, export.confirmed = reading.paid_amount, reading.confirmed
+    export.directo_ts = reading.ts
+    if reading.status is PaymentStatus.PAID:
+        if previous is not PaymentStatus.PAID or export.paid_on is None:
+            export.paid_on = paid_date or export.paid_on or now.date()
+    else:
+        export.paid_on = None
+    counts["updated"] += 1
+    callback_url = export.request_body.get("callback_url")
+    if reading.status is not previous:
+        export.payment_status = reading.status
+        export.payment_status_changed_at = now
+        counts["status_changed"] += 1
+        await emit(
+            session,
+            company_id=export.company_id,
+            type_=EventType.INVOICE_PAYMENT_STATUS_CHANGED,
+            payload=_payment_payload(export, previous),
+            callback_url=callback_url,
+        )
+    if reading.status is PaymentStatus.PAID and export.paid_notified_at is None:
+        export.paid_notified_at = now
+        counts["paid"] += 1
+        await emit(
+            session,
+            company_id=export.company_id,
+            type_=EventType.INVOICE_PAID,
+            payload=_payment_payload(export, previous),
+            callback_url=callback_url,
+        )
+
+
+async def _load_connection(context: JobContext) -> Connection:
+    connection = None
+    if context.job.connection_id is not None:
+        connection = await connection_repo.get_connection_by_id(
+            context.session, context.job.connection_id
+        )
+    if connection is None:
+        raise JobFailed("connection_missing", "The Directo connection of this poll was removed.")
+    return connection
+
+
+async def _save_marks(
+    session: AsyncSession, connection_id: uuid.UUID, reading: _Reading, at: dt.datetime
+) -> None:
+    for feed, mark in ((INVOICE_FEED, reading.invoice_mark), (RECEIPT_FEED, reading.receipt_mark)):
+        await catalog_repo.save_watermark(
+            session, connection_id, feed, watermark=mark, full=False, at=at
+        )
+
+
+async def poll_payments(context: JobContext) -> JobOutcome:
+    """The `payment_poll` job (see the module docstring)."""
+    session, now = context.session, dt.datetime.now(dt.UTC)
+    connection = await _load_connection(context)
+    oldest = await export_repo.oldest_awaiting_payment(session, connection.id)
+    reading = _Reading()
+    if oldest is None:
+        await _save_marks(session, connection.id, reading, now)
+        return JobOutcome(counts=reading.counts)
+    floor = (oldest - FIRST_POLL_MARGIN).replace(tzinfo=None)  # Directo's ts are naive
+    invoice_since, reading.invoice_mark = await _since(session, connection.id, INVOICE_FEED, floor)
+    receipt_since, reading.receipt_mark = await _since(session, connection.id, RECEIPT_FEED, floor)
+    directo, creds = (
+        context.resources.directo,
+        credentials_of(connection, context.resources.secrets),
+    )
+    await context.progress(done=0, phase="reading invoices and receipts")
+    try:
+        await _read_invoices(context, reading, connection, directo, creds, invoice_since)
+        await _read_receipts(context, reading, connection, directo, creds, receipt_since)
+        unread = await export_repo.never_checked_numbers(session, connection.id, limit=MAX_LOOKUPS)
+        wanted = sorted((set(reading.paid_dates) | unread) - set(reading.invoices))[:MAX_LOOKUPS]
+        for number in wanted:
+            found = await find_invoice(directo, creds, number)
+            reading.counts["looked_up"] += 1
+            if found is not None:
+                reading.invoices[number] = found
+    except DirectoError as error:
+        async with context.resources.sessionmaker() as own, own.begin():
+            await health.report(own, connection.id, error_code=error.code, hint=error.hint)
+        raise
+    exports = await export_repo.sent_exports_with_numbers(
+        session, connection.id, set(reading.invoices) | set(wanted)
+    )
+    for export in exports:
+        invoice = reading.invoices.get(export.directo_number)
+        if invoice is None:  # looked up, not in Directo (a draft deleted there): noted as read
+            export.payment_checked_at = now
+            continue
+        paid_date = reading.paid_dates.get(export.directo_number)
+        await _apply(session, export, invoice, paid_date, now, reading.counts)
+    await session.flush()
+    await _save_marks(session, connection.id, reading, now)
+    await health.report(session, connection.id, error_code=None)
+    return JobOutcome(counts=reading.counts)
+
+
+async def on_poll_failure(session: AsyncSession, job: Job, code: str, detail: str) -> None:
+    """A failed poll still counts as a run, so the next one waits a whole interval."""
+    if job.connection_id is None:
+        return
+    if await connection_repo.get_connection_by_id(session, job.connection_id) is None:
+        return
+    mark = await catalog_repo.get_watermark(session, job.connection_id, INVOICE_FEED)
+    await catalog_repo.save_watermark(
+        session,
+        job.connection_id,
+        INVOICE_FEED,
+        watermark=mark.watermark_ts if mark else None,
+        full=False,
+        at=dt.datetime.now(dt.UTC),
+    )

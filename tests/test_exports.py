@@ -5,10 +5,12 @@ answer otherwise."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from httpx import AsyncClient
 
+from app.api.pagination import encode_cursor
 from app.directo.codec import parse_document
 from app.directo.sandbox import SandboxState
 from app.resources import Resources
@@ -405,3 +407,47 @@ async def test_get_and_list_with_filters_and_cursor(
     assert (await client.get(f"{other}/{ids[0]}")).status_code == 404
     assert (await client.get(other)).json()["items"] == []
     assert (await client.get(f"{INVOICES}/not-a-uuid")).status_code == 422
+
+
+async def test_bad_input_is_a_clear_4xx_never_a_500(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    await ready(client, db, sandbox)
+    huge = invoice()
+    huge["rows"][0] |= {"quantity": "999999999999", "unit_price": "999999999999"}
+    overflow = invoice(invoice_date="9999-12-30", due_date=None, billing={"due_date_days": 30})
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        (invoice(comment="nul \x00 here"), 422, "validation_failed"),
+        (invoice(resources=[{"id": "r\ud800", "external_code": "X"}]), 422, "validation_failed"),
+        (invoice(client_id="client one"), 422, "validation_failed"),
+        (invoice(rows=[]), 422, "validation_failed"),
+        (invoice(currency="euro"), 422, "validation_failed"),
+        (invoice(unknown_field=1), 422, "validation_failed"),
+        (huge, 422, "invoice_invalid"),
+        (overflow, 422, "invoice_invalid"),
+        (invoice(callback_url="ftp://example.com/x"), 422, "url_invalid"),
+    ]
+    for body, status, code in cases:
+        for path in (INVOICES, f"{INVOICES}/validate"):
+            if path.endswith("validate") and "callback_url" in body:
+                continue
+            # json.dumps escapes what UTF-8 cannot carry (a lone surrogate) as \\uXXXX
+            response = await client.post(
+                path,
+                content=json.dumps(body),
+                headers={**key(), "Content-Type": "application/json"},
+            )
+            assert (response.status_code, response.json()["code"]) == (status, code), (
+                path,
+                body,
+                response.text,
+            )
+    odd_key = await client.post(INVOICES, json=invoice(), headers={"Idempotency-Key": "a\tb"})
+    assert (odd_key.status_code, odd_key.json()["code"]) == (400, "idempotency_key_invalid")
+    long_key = await client.post(INVOICES, json=invoice(), headers={"Idempotency-Key": "k" * 256})
+    assert long_key.status_code == 422
+    naive = encode_cursor({"c": "2026-01-01T00:00:00", "i": "00000000-0000-0000-0000-000000000000"})
+    for params in ({"cursor": naive}, {"client_id": "a b"}, {"client_id": ""}):
+        response = await client.get(INVOICES, params=params)
+        assert response.status_code == 422, (params, response.text)
+    assert puts(sandbox) == []

@@ -240,11 +240,15 @@ def _after(cursor: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
     if position is None:
         return None
     try:
-        return dt.datetime.fromisoformat(str(position["c"])), uuid.UUID(str(position["i"]))
+        created_at = dt.datetime.fromisoformat(str(position["c"]))
+        export_id = uuid.UUID(str(position["i"]))
     except (KeyError, ValueError) as exc:
         raise AppError(
             "cursor_invalid", "The cursor is not one this API issued.", status=422
         ) from exc
+    if created_at.tzinfo is None:  # every cursor this API issues carries the offset
+        raise AppError("cursor_invalid", "The cursor is not one this API issued.", status=422)
+    return created_at, export_id
 
 
 @router.get(
@@ -260,7 +264,9 @@ async def list_exports(
     paid_since: Annotated[
         dt.date | None, Query(description="Paid invoices whose paid date is on or after this")
     ] = None,
-    client_id: Annotated[str | None, Query(max_length=64)] = None,
+    client_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> ExportPage:

@@ -206,7 +206,20 @@ def map_invoice(invoice: InvoiceIn, *, customer_code: str, auto_confirm: bool) -
         if default_user and default_user.external_code
         else rows[0].object
     )
-    due = invoice.due_date or invoice.invoice_date + dt.timedelta(days=term)
+    try:
+        due = invoice.due_date or invoice.invoice_date + dt.timedelta(days=term)
+    except OverflowError:
+        return MappedInvoice(
+            document=None,
+            problems=[
+                ProblemItem(
+                    code="payment_term_invalid",
+                    message="The due date would fall after the year 9999.",
+                    loc=["invoice_date"],
+                    fix="Check the invoice date and the client's payment period.",
+                )
+            ],
+        )
     document = DirectoInvoiceInput(
         number=number,
         customercode=customer_code,

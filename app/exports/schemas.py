@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=6)]
+# Uku's ids, as the API's path parameters take them.
+ClientIdField = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+# NUL and lone surrogates: PostgreSQL text/JSON cannot hold them, nor can Directo's XML.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> bool:
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_unstorable(key) or _unstorable(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_unstorable(item) for item in value)
+    return False
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        if _unstorable(data):
+            raise ValueError("text must not contain NUL characters or unpaired surrogates")
+        return data
 
 
 class ResourceIn(_Strict):
@@ -64,7 +88,7 @@ class InvoiceIn(_Strict):
     invoice_date: dt.date
     due_date: dt.date | None = None
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    client_id: Code
+    client_id: ClientIdField
     customer_code: Code | None = Field(
         default=None, description="Directo customer code; when absent, the client's link is used"
     )

@@ -26,6 +26,7 @@ from app.exports.mapping import map_invoice
 from app.exports.schemas import InvoiceIn
 
 CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal(10) ** 15  # the export's amounts are NUMERIC(18, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,19 @@ async def prepare(
     )
     if problems or mapped.document is None:
         raise invalid(problems)
+    total = net_total(mapped.document)
+    if abs(total) >= MAX_AMOUNT:
+        raise invalid(
+            [
+                ProblemItem(
+                    code="amount_too_large",
+                    message=f"The invoice's rows add up to {total}, more than can be exported.",
+                    loc=["rows"],
+                    fix="Check the rows' quantities and unit prices.",
+                )
+            ]
+        )
     xml, problem = _render(mapped.document)
     if problem is not None or xml is None:
         raise invalid([problem] if problem else [])
-    return PreparedInvoice(document=mapped.document, xml=xml, net_total=net_total(mapped.document))
+    return PreparedInvoice(document=mapped.document, xml=xml, net_total=total)

@@ -230,18 +230,24 @@ async def decode_stream(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     loop = asyncio.get_running_loop()
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="directo-decode")
+    # The thread starts with the first full block: a document smaller than one block (a
+    # filtered feed, a put's answer) is parsed at once on the loop, which costs less than
+    # the hand-offs.
+    threaded: tuple[ThreadPoolExecutor, FeedDecoder[Any]] | None = None
     pending: list[Any] = []
     job: asyncio.Future[list[Any]] | None = None
     block = bytearray()
     try:
-        decoder: FeedDecoder[Any] = await loop.run_in_executor(worker, FeedDecoder, feed)
         async for chunk in chunks:
             block += chunk
             if len(block) < chunk_bytes:
                 continue
             data = bytes(block)
             block.clear()
+            if threaded is None:
+                worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="directo-decode")
+                threaded = (worker, await loop.run_in_executor(worker, FeedDecoder, feed))
+            worker, decoder = threaded
             if job is not None:
                 pending.extend(await job)
                 job = None
@@ -252,11 +258,16 @@ async def decode_stream(
         if job is not None:
             pending.extend(await job)
             job = None
-        pending.extend(await loop.run_in_executor(worker, decoder.close, bytes(block)))
+        if threaded is None:
+            pending.extend(FeedDecoder(feed).close(bytes(block)))
+        else:
+            worker, decoder = threaded
+            pending.extend(await loop.run_in_executor(worker, decoder.close, bytes(block)))
     finally:
         if job is not None:  # abandoned (consumer stopped or the stream failed)
             job.add_done_callback(_swallow)
-        worker.shutdown(wait=False)  # the thread ends after any abandoned block
+        if threaded is not None:
+            threaded[0].shutdown(wait=False)  # the thread ends after any abandoned block
     for start in range(0, len(pending), batch_size):
         yield pending[start : start + batch_size]
 

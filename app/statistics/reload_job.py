@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 # Clients whose results are being written at once (each holds a database connection).
 _WRITERS = 4
+_PROGRESS_EVERY = 0.5
 
 
 class RunSuperseded(Exception):
@@ -80,8 +81,10 @@ class _ReloadRun:
         self.writers = asyncio.Semaphore(_WRITERS)
         self.failed_connections: set[uuid.UUID] = set()
         self.used_connections: set[uuid.UUID] = set()
+        self.progressed = asyncio.Event()
 
     async def run_all(self) -> None:
+        publisher = asyncio.create_task(self.publish_progress())
         tasks = [asyncio.create_task(self.run_client(client)) for client in self.plan.pending]
         try:
             await asyncio.gather(*tasks)
@@ -90,6 +93,9 @@ class _ReloadRun:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        finally:
+            publisher.cancel()
+            await asyncio.gather(publisher, return_exceptions=True)
 
     async def run_client(self, client_id: str) -> None:
         source = self.plan.sources.get(client_id)
@@ -161,15 +167,27 @@ class _ReloadRun:
                 await health.report(
                     session, source.connection.id, error_code=failure.code, hint=failure.hint
                 )
-            counted = await statistics_repo.recount_reload(session, reload.id)
-            await job_repo.record_progress(
-                session,
-                context.job.id,
-                run_token=context.run_token,
-                done=counted.clients_done + counted.clients_failed,
-                total=counted.clients_total,
-                phase="reading",
-            )
+        self.progressed.set()
+
+    async def publish_progress(self) -> None:
+        """Refresh the reload's counters and the job's progress whenever clients finished,
+        at most every `_PROGRESS_EVERY` seconds (the clients' own transactions leave the
+        shared rows alone, so they never queue behind each other)."""
+        context = self.context
+        while True:
+            await self.progressed.wait()
+            self.progressed.clear()
+            async with context.resources.sessionmaker() as session, session.begin():
+                counted = await statistics_repo.recount_reload(session, self.reload.id)
+                await job_repo.record_progress(
+                    session,
+                    context.job.id,
+                    run_token=context.run_token,
+                    done=counted.clients_done + counted.clients_failed,
+                    total=counted.clients_total,
+                    phase="reading",
+                )
+            await asyncio.sleep(_PROGRESS_EVERY)
 
     async def report_healthy_connections(self, session: AsyncSession) -> None:
         for connection_id in sorted(self.used_connections - self.failed_connections):

@@ -220,13 +220,13 @@ async def unfinished_jobs(
 
 
 async def holds_run(session: AsyncSession, job_id: uuid.UUID, *, run_token: uuid.UUID) -> bool:
-    """Whether `run_token` is still the job's live run; locks the row until the transaction
-    ends, so work committed with it cannot land after a takeover (and the run's own
-    concurrent writers take turns)."""
+    """Whether `run_token` is still the job's live run. Share-locks the row until the
+    transaction ends, so work committed with it cannot land after a takeover; several
+    writers of the run may hold it at once (so they must not update the job row)."""
     statement = (
         select(Job.id)
         .where(Job.id == job_id, Job.run_token == run_token, Job.status == JobStatus.RUNNING)
-        .with_for_update(key_share=True)
+        .with_for_update(read=True)
     )
     return await session.scalar(statement) is not None
 

@@ -80,6 +80,9 @@ class Dataset:
         self._now = datetime(today.year, today.month, today.day, 23, 59, 59)  # Directo is naive
         self._start = _add_months(today.replace(day=1), -(self.sizes.months - 1))
         self.item_codes = tuple(self.item(i)[0]["code"] for i in range(self.sizes.items))
+        # Documents are read far more often than there are of them (feeds filtered per
+        # customer or per period all walk every invoice): generate each one once.
+        self._invoices: dict[int, tuple[Rec, Payment | None]] = {}
 
     # -- cards ---------------------------------------------------------------------------
     @staticmethod
@@ -171,7 +174,15 @@ class Dataset:
         return self.sizes.months * self.sizes.invoices_per_month
 
     def invoice(self, index: int) -> tuple[Rec, Payment | None]:
-        """Invoice ``index`` with its rows, and the seeded payment of it (if any)."""
+        """Invoice ``index`` with its rows, and the seeded payment of it (if any).
+
+        The records are shared between calls: treat them as read-only."""
+        cached = self._invoices.get(index)
+        if cached is None:
+            cached = self._invoices[index] = self._generate_invoice(index)
+        return cached
+
+    def _generate_invoice(self, index: int) -> tuple[Rec, Payment | None]:
         s, w = self.sizes, self.words
         day, draw = self._doc_date(5, index, s.invoices_per_month)
         customer = draw.below(s.customers)

@@ -1,0 +1,102 @@
+"""Reloads and scheduled statistics under Directo faults: 5xx bursts, truncated bodies,
+dropped connections, latency spikes — every job ends in an honest state, retries are
+bounded, and no client's months are ever half written."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from httpx import AsyncClient
+from sqlalchemy import select
+
+from app.db.models import MonthlyStatistic
+from app.directo.sandbox import Faults, SandboxState
+from app.resources import Resources
+from tests.helpers import run_worker_burst
+from tests.test_statistics import BASE, busiest_customers, set_up_company
+
+Snapshot = dict[tuple[str, dt.date, str], Decimal]
+
+
+async def snapshot(db: Resources) -> Snapshot:
+    async with db.sessionmaker() as session:
+        rows = (await session.execute(select(MonthlyStatistic))).scalars()
+        return {(row.client_id, row.month, row.field_key): row.value for row in rows}
+
+
+async def reload_all(client: AsyncClient, db: Resources, months: int = 6) -> dict[str, object]:
+    started = await client.post(f"{BASE}/directo/reloads", json={"months": months})
+    assert started.status_code == 202, started.text
+    await run_worker_burst(db.settings)
+    return dict((await client.get(f"/v1/reloads/{started.json()['id']}")).json())
+
+
+async def test_faults_leave_each_client_all_or_nothing(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    codes = busiest_customers(sandbox, 8)
+    await set_up_company(client, db, links={f"f-{n}": code for n, code in enumerate(codes)})
+    clean = await reload_all(client, db)
+    assert clean["status"] == "succeeded"
+    expected = await snapshot(db)
+    assert len({key[0] for key in expected}) == 8
+
+    # Stale values the faulted reload must either replace exactly or leave alone.
+    async with db.sessionmaker() as session, session.begin():
+        for row in (await session.execute(select(MonthlyStatistic))).scalars():
+            row.value = Decimal(-1)
+    before = await snapshot(db)
+
+    sandbox.database("demo_ee").set_faults(
+        Faults(latency_ms=20, error_rate=0.35, truncate_rate=0.15, drop_rate=0.15, seed=11)
+    )
+    sandbox.clear_requests()
+    faulted = await reload_all(client, db)
+    sandbox.database("demo_ee").set_faults(Faults())
+
+    assert faulted["status"] in {"succeeded", "partially_failed", "failed"}
+    clients = {row["client_id"]: row for row in faulted["clients"]}  # type: ignore[attr-defined]
+    after = await snapshot(db)
+    for client_id, row in clients.items():
+        mine = {key: value for key, value in after.items() if key[0] == client_id}
+        if row["status"] == "succeeded":
+            assert mine == {k: v for k, v in expected.items() if k[0] == client_id}
+        else:
+            assert row["error"]["code"] in {
+                "directo_unavailable",
+                "truncated_response",
+                "timeout",
+            }, row
+            assert mine == {k: v for k, v in before.items() if k[0] == client_id}
+    failed = sum(1 for row in clients.values() if row["status"] == "failed")
+    progress = faulted["progress"]
+    assert progress == {  # type: ignore[comparison-overlap]
+        "clients_total": 8,
+        "clients_done": 8 - failed,
+        "clients_failed": failed,
+    }
+    # Bounded retries: at most max_attempts calls per feed per client.
+    calls = [entry for entry in sandbox.requests if entry.op == "get"]
+    assert len(calls) <= 8 * 2 * db.settings.directo.max_attempts
+    assert any(entry.outcome.startswith("fault") or "fault" in entry.outcome for entry in calls)
+
+    # A later clean reload repairs what the faults left behind.
+    repaired = await reload_all(client, db)
+    assert repaired["status"] == "succeeded"
+    assert await snapshot(db) == expected
+
+
+async def test_directo_down_for_the_whole_reload_fails_it_honestly(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    codes = busiest_customers(sandbox, 3)
+    await set_up_company(client, db, links={f"d-{n}": code for n, code in enumerate(codes)})
+    sandbox.database("demo_ee").set_faults(Faults(error_rate=1.0))
+    sandbox.clear_requests()
+    done = await reload_all(client, db, months=2)
+    assert done["status"] == "failed"
+    assert done["progress"] == {"clients_total": 3, "clients_done": 0, "clients_failed": 3}
+    assert await snapshot(db) == {}
+    calls = [entry for entry in sandbox.requests if entry.op == "get"]
+    assert len(calls) == 3 * 2 * db.settings.directo.max_attempts

@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
 from app.db.models import Integration, Job, JobStatus
@@ -222,11 +223,20 @@ async def test_watchdog_interrupts_dead_runs_and_queues_unfinished_jobs(db: Reso
         )
         await session.execute(update(Job).where(Job.id == stranded).values(updated_at=long_ago))
 
+    # The dead run's worker left arq's in-progress marker behind (SIGKILL): it would keep
+    # the job from running again until the job timeout.
+    marker = f"arq:in-progress:{db.queue.arq_job_id(dead)}"
+    redis = Redis.from_url(db.settings.redis.url)
+    await redis.set(marker, b"1", ex=3600)
+
     result = await watchdog({"resources": db})
-    assert result == {"interrupted": 1, "requeued": 1}
+    assert result == {"interrupted": 1, "requeued": 2}
     assert (await load(db, dead)).status == JobStatus.INTERRUPTED
-    # The stranded job is now in the queue: queueing it again is a no-op.
+    assert not await redis.exists(marker)
+    await redis.aclose()
+    # Both are now in the queue: queueing them again is a no-op.
     assert await db.queue.enqueue(JobName.PING, stranded) is False
+    assert await db.queue.enqueue(JobName.PING, dead) is False
 
 
 def test_retry_delay_grows_exponentially_within_its_bounds() -> None:

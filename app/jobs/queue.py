@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import in_progress_key_prefix
 from redis.asyncio import ConnectionPool
 
 from app.config import RedisSettings as GatewayRedisSettings
@@ -56,6 +57,13 @@ class JobQueue:
             _defer_by=defer_by,
         )
         return queued is not None
+
+    async def release(self, job_id: uuid.UUID) -> None:
+        """Forget that a worker holds the job: only for a run known to be dead (its
+        heartbeat stopped). arq keeps the job queued while it runs and skips it while its
+        in-progress marker lives (as long as the job timeout); dropping the marker lets any
+        worker pick the job up again at once."""
+        await self._pool.delete(in_progress_key_prefix + self.arq_job_id(job_id))
 
     async def ping(self) -> None:
         await self._pool.ping()

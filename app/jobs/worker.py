@@ -65,8 +65,11 @@ async def watchdog(ctx: dict[str, Any]) -> dict[str, int]:
         idle_since = dt.datetime.now(dt.UTC) - _STRANDED_AFTER
         unfinished = await job_repo.unfinished_jobs(session, idle_since=idle_since)
     requeued = 0
-    for job_id, kind in unfinished:
+    # A dead run's job is queued again at once; one that sat `queued` for a minute was
+    # lost (enqueue failed) or picked by a worker that died before claiming it.
+    for job_id, kind in dict([*unfinished, *interrupted]).items():
         if kind in JobName.__members__.values():
+            await resources.queue.release(job_id)
             requeued += await resources.queue.enqueue(JobName(kind), job_id)
     if interrupted or requeued:
         log.warning("watchdog_requeued", interrupted=len(interrupted), requeued=requeued)

@@ -198,15 +198,15 @@ async def release_for_retry(
 
 async def mark_stale_interrupted(
     session: AsyncSession, *, stale_before: dt.datetime
-) -> list[uuid.UUID]:
-    """Running jobs whose heartbeat stopped become `interrupted`; returns their ids."""
+) -> list[tuple[uuid.UUID, str]]:
+    """Running jobs whose heartbeat stopped become `interrupted`; returns (id, kind) of each."""
     statement = (
         update(Job)
         .where(Job.status == JobStatus.RUNNING, Job.heartbeat_at < stale_before)
         .values(status=JobStatus.INTERRUPTED, run_token=None)
-        .returning(Job.id)
+        .returning(Job.id, Job.kind)
     )
-    return list((await session.execute(statement)).scalars())
+    return [(row.id, row.kind) for row in await session.execute(statement)]
 
 
 async def unfinished_jobs(

@@ -3,9 +3,10 @@
 A target must be https (http only when allowed) and every address its host resolves to
 must be public: loopback, private, link-local (incl. the cloud metadata address
 169.254.169.254), carrier-grade NAT, multicast, reserved and unspecified ranges are refused
-unless private targets are allowed. The check runs at registration **and** at each delivery,
-and the delivery connects to the address that was checked (no second DNS lookup), so a
-DNS answer that changes in between cannot redirect it.
+unless private targets are allowed — also when an IPv6 address carries one of them
+(IPv4-mapped, IPv4-compatible, 6to4, NAT64). The check runs at registration **and** at
+each delivery, and the delivery connects to the address that was checked (no second DNS
+lookup), so a DNS answer that changes in between cannot redirect it.
 """
 
 from __future__ import annotations
@@ -36,9 +37,34 @@ class Target:
     address: str  # the checked IP to connect to
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits, which is where a packet
+# may end up (a NAT64 gateway, an SIIT translator, a stack that still honours the
+# deprecated IPv4-compatible form); Python's `is_global` judges them as IPv6 and calls
+# e.g. 64:ff9b::a9fe:a9fe (the metadata address through NAT64) public.
+_CARRIES_IPV4 = tuple(
+    ipaddress.ip_network(net)
+    for net in ("64:ff9b::/96", "::ffff:0:0:0/96", "::ffff:0:0/96", "::/96")
+)
+# Not globally reachable, though this Python's `is_global` says so: local-use NAT64
+# (RFC 8215) and the deprecated site-local range.
+_NOT_GLOBAL_V6 = tuple(ipaddress.ip_network(net) for net in ("64:ff9b:1::/48", "fec0::/10"))
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in net for net in _CARRIES_IPV4):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _is_public(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return _is_public(embedded)
+        if any(address in net for net in _NOT_GLOBAL_V6):
+            return False
     return address.is_global and not address.is_multicast
 
 

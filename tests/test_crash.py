@@ -1,0 +1,110 @@
+"""Crash safety: a worker process SIGKILLed again and again during a reload.
+
+Each worker is a real `directo-gateway worker` process. After each kill the test waits
+until the dead run's heartbeat is stale and runs the watchdog (what the next worker's cron
+does every 30 s), so the job runs again at once. At the end the reload must have
+`succeeded`, the statistics must equal a clean run's, and every event must have reached the
+webhook endpoint under one `webhook-id` each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+from asyncio.subprocess import DEVNULL, Process
+
+from httpx import AsyncClient
+from sqlalchemy import func, select
+
+from app.db.models import Event
+from app.directo.sandbox import Faults, SandboxState
+from app.jobs.worker import watchdog
+from app.resources import Resources
+from app.webhooks.delivery import deliver_due
+from tests.helpers import run_worker_burst
+from tests.receiver import running_receiver
+from tests.test_reload_faults import reload_all, snapshot
+from tests.test_statistics import BASE, busiest_customers, set_up_company
+
+KILLS = 10
+
+
+def worker_env(db: Resources) -> dict[str, str]:
+    settings = db.settings
+    return {
+        **os.environ,
+        "GATEWAY_DATABASE__URL": settings.database.url,
+        "GATEWAY_REDIS__URL": settings.redis.url,
+        "GATEWAY_REDIS__QUEUE_NAME": settings.redis.queue_name,
+        "GATEWAY_DIRECTO__BASE_URL": settings.directo.base_url,
+        "GATEWAY_DIRECTO__RETRY_BASE_DELAY": "0.01",
+        "GATEWAY_DIRECTO__RETRY_MAX_DELAY": "0.05",
+        "GATEWAY_SYNC__HEARTBEAT_SECONDS": str(settings.sync.heartbeat_seconds),
+        "GATEWAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS": "true",
+        "GATEWAY_WEBHOOKS__ALLOW_HTTP": "true",
+        "GATEWAY_LOG__LEVEL": "WARNING",
+    }
+
+
+async def start_worker(db: Resources) -> Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "worker", env=worker_env(db), stdout=DEVNULL
+    )
+
+
+async def test_reload_survives_repeated_sigkills_and_ends_like_a_clean_run(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    codes = busiest_customers(sandbox, 24)
+    await set_up_company(client, db, links={f"k-{n:02d}": code for n, code in enumerate(codes)})
+    clean = await reload_all(client, db, months=6)
+    assert clean["status"] == "succeeded"
+    expected = await snapshot(db)
+
+    async with db.sessionmaker() as session:
+        before = await session.scalar(select(func.max(Event.sequence))) or 0
+    async with running_receiver() as receiver:
+        endpoint = await client.post(
+            f"{BASE}/webhook-endpoints", json={"url": receiver.url("/hooks")}
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        # Slow Directo, so that kills land while clients are being read and written.
+        sandbox.database("demo_ee").set_faults(Faults(latency_ms=250))
+        started = await client.post(f"{BASE}/directo/reloads", json={"months": 6})
+        assert started.status_code == 202, started.text
+        reload_id = started.json()["id"]
+
+        chance = random.Random(7)
+        kills_mid_reload = 0
+        for _ in range(KILLS):
+            worker = await start_worker(db)
+            await asyncio.sleep(chance.uniform(1.5, 3.5))
+            worker.send_signal(signal.SIGKILL)
+            await worker.wait()
+            state = (await client.get(f"/v1/reloads/{reload_id}")).json()
+            kills_mid_reload += state["status"] != "succeeded"
+            # The dead run's heartbeat goes stale; the watchdog queues the job again.
+            await asyncio.sleep(db.settings.sync.heartbeat_seconds * 4 + 0.2)
+            await watchdog({"resources": db})
+        assert kills_mid_reload >= 3, "the reload finished before the kills could test it"
+
+        sandbox.database("demo_ee").set_faults(Faults())
+        await run_worker_burst(db.settings)
+        done = (await client.get(f"/v1/reloads/{reload_id}")).json()
+        assert done["status"] == "succeeded", done
+        assert done["progress"]["clients_done"] == 24
+        assert await snapshot(db) == expected
+
+        while await deliver_due(db):
+            pass
+        async with db.sessionmaker() as session:
+            events = list(
+                (await session.execute(select(Event).where(Event.sequence > before))).scalars()
+            )
+        received = [request.headers["webhook-id"] for request in receiver.requests]
+        assert set(received) == {str(event.id) for event in events}
+        completed = [event for event in events if event.type == "reload.completed"]
+        assert len([e for e in completed if e.payload["reload_id"] == reload_id]) == 1

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -144,6 +145,38 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# Errors that are the request's own fault or a bug, not the database being away.
+_NOT_AN_OUTAGE = (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL unreachable, restarting or refusing connections: 503, retry shortly."""
+    if isinstance(exc, _NOT_AN_OUTAGE):
+        return await _unexpected_error(request, exc)
+    log.warning("database_unavailable", error_type=type(exc).__name__)
+    return problem_response(
+        AppError(
+            "database_unavailable",
+            "The gateway's database is unavailable; retry in a few seconds.",
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+    )
+
+
+async def _connection_error(_: Request, exc: Exception) -> JSONResponse:
+    """A dependency refused or dropped the connection (e.g. PostgreSQL restarting)."""
+    log.warning("dependency_unavailable", error_type=type(exc).__name__)
+    return problem_response(
+        AppError(
+            "dependency_unavailable",
+            "A service the gateway depends on is unavailable; retry in a few seconds.",
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+    )
+
+
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return problem_response(
@@ -155,4 +188,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    app.add_exception_handler(sa_exc.TimeoutError, _database_error)
+    app.add_exception_handler(OSError, _connection_error)
     app.add_exception_handler(Exception, _unexpected_error)

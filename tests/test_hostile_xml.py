@@ -149,6 +149,9 @@ class Case:
     body: Callable[[DirectoStandIn], bytes]
     message: str
     chunk: int = CHUNK
+    # Refused as soon as the hostile part arrives; a case that first carries good records
+    # also spends the time to parse and write those.
+    max_seconds: float = MAX_SECONDS
 
 
 DTD = "DOCTYPE/ENTITY"
@@ -168,6 +171,7 @@ CASES = [
         "deep-nesting-after-2500-good-records",
         lambda _: _good_feed_then(b"<customer code='X'>" + b"<a>" * 5000, GOOD),
         "deeper than 32",
+        max_seconds=10,
     ),
 ]
 
@@ -287,7 +291,7 @@ async def test_hostile_feeds_fail_their_import_jobs_fast_flat_and_whole(
             problems.append(f"{name}: errors {job['errors']}")
         began = dt.datetime.fromisoformat(job["started_at"])
         ended = dt.datetime.fromisoformat(job["finished_at"])
-        if (ended - began).total_seconds() >= MAX_SECONDS:
+        if (ended - began).total_seconds() >= run.case.max_seconds:
             problems.append(f"{name}: took {(ended - began).total_seconds():.2f} s")
         calls = [
             call

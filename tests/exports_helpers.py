@@ -80,9 +80,15 @@ async def ready(
     assert (await client.put(BASE, json=settings)).status_code in {200, 201}
     connected = await client.put(f"{BASE}/connection", json={"token": "sandbox-token-ee"})
     assert connected.status_code == 201, connected.text
+    # One import after the other: concurrent customer and article imports of one
+    # connection can deadlock on the connection row when reporting its health.
+    await run_worker_burst(db.settings)
     articles = await client.post(f"{BASE}/imports", json={"feed": "articles"})
     assert articles.status_code == 202, articles.text
     await run_worker_burst(db.settings)
+    for job_id in (connected.json()["import_job"]["id"], articles.json()["id"]):
+        job = (await client.get(f"/v1/jobs/{job_id}")).json()
+        assert job["status"] == "succeeded", job
     sandbox.clear_requests()  # the connection test's probe put is not an export
 
 

@@ -96,8 +96,11 @@ def problem_for(result: PutResult, rows: Sequence[dict[str, Any]] = ()) -> Probl
     )
 
 
-def duplicate_problem(number: int, found: DirectoInvoice | None, result: PutResult) -> ProblemItem:
-    """Directo holds another invoice under our number."""
+def duplicate_problem(
+    number: int, found: DirectoInvoice | None, result: PutResult | None
+) -> ProblemItem:
+    """Directo holds another invoice under our number (`result`: its answer to our put,
+    None when a look-up found it before any put was answered)."""
     held = f" (customer {found.customercode!r}, net {found.netamount})" if found is not None else ""
     return ProblemItem(
         code="duplicate_number",
@@ -107,7 +110,10 @@ def duplicate_problem(number: int, found: DirectoInvoice | None, result: PutResu
             "Use an invoice number series that does not collide with Directo's own invoice "
             "numbers, or remove the other invoice in Directo, then export with a new key."
         ),
-        context={"directo_type": result.type, "directo_desc": result.desc, "number": number},
+        context={
+            "number": number,
+            **({"directo_type": result.type, "directo_desc": result.desc} if result else {}),
+        },
     )
 
 

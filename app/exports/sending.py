@@ -170,9 +170,8 @@ async def _settle_found(
         return await _sent(
             context, export, docid=docid, confirmed=found.confirmed, note="found_in_directo"
         )
-    answer = result or PutResult(type=11, desc="", kind=PutResultKind.DUPLICATE, hint="")
     return await _failed(
-        context, export, outcomes.duplicate_problem(export.directo_number, found, answer)
+        context, export, outcomes.duplicate_problem(export.directo_number, found, result)
     )
 
 
@@ -188,6 +187,12 @@ async def _put(
         results = await directo.put(creds, "invoice", export.xml_sent or "")
     except DirectoOutcomeUnknown as unknown:
         raise RetryableJobError(unknown.code, unknown.message) from None
+    except DirectoError as error:
+        if error.retryable or isinstance(error, DirectoAuthError):
+            raise
+        # Directo refused the whole request (it answered, and stored nothing).
+        problem = ProblemItem(code=error.code, message=error.message, fix=error.hint)
+        return await _failed(context, export, problem)
     if not results:
         raise RetryableJobError("outcome_unknown", "Directo answered the put with no result")
     result = results[0]

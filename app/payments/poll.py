@@ -296,8 +296,10 @@ async def poll_payments(context: JobContext) -> JobOutcome:
         paid_date = reading.paid_dates.get(export.directo_number)
         await _apply(session, export, invoice, paid_date, now, reading.counts)
     await session.flush()
-    await _save_marks(session, connection.id, reading, now)
+    # The connection row is locked before the watermark rows (whose foreign key share-locks
+    # it) are written: locks taken in that order cannot deadlock with another job's report.
     await health.report(session, connection.id, error_code=None)
+    await _save_marks(session, connection.id, reading, now)
     return JobOutcome(counts=reading.counts)
 
 

@@ -9,9 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from httpx import AsyncClient
+from sqlalchemy import select
 
-from app.db.models import SyncWatermark
+from app.db.models import Job, SyncWatermark
 from app.directo.sandbox import SandboxState
+from app.exports.jobs import exports_tick
 from app.jobs.names import JobName
 from app.payments.poll import INVOICE_FEED, start_due_polls
 from app.payments.status import payment_status
@@ -160,12 +162,12 @@ async def test_polls_read_changes_by_ts_only_for_connections_with_unpaid_exports
     assert await poll(db) == 0  # connected, but nothing exported yet
     await export_and_send(client, db, invoice())
     sandbox.clear_requests()
-    async with db.sessionmaker() as session, session.begin():
-        (job,) = await start_due_polls(
-            session, now=dt.datetime.now(dt.UTC), interval=dt.timedelta(minutes=15)
-        )
-    await db.queue.enqueue(JobName.PAYMENT_POLL, job.id)
+    # The worker's minute tick starts the poll (never polled: due at once) and queues it.
+    assert await exports_tick({"resources": db}) == {"payment_polls": 1, "exports_recovered": 0}
+    assert await exports_tick({"resources": db}) == {"payment_polls": 0, "exports_recovered": 0}
     await run_worker_burst(db.settings)
+    async with db.sessionmaker() as session:
+        job = (await session.execute(select(Job).where(Job.kind == "payment_poll"))).scalar_one()
     reads = [entry for entry in sandbox.requests if entry.op == "get"]
     # The invoice feed brought the new invoice: no look-up by number was needed.
     assert sorted(entry.what for entry in reads) == ["invoice", "receipt"]

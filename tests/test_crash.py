@@ -108,3 +108,13 @@ async def test_reload_survives_repeated_sigkills_and_ends_like_a_clean_run(
         assert set(received) == {str(event.id) for event in events}
         completed = [event for event in events if event.type == "reload.completed"]
         assert len([e for e in completed if e.payload["reload_id"] == reload_id]) == 1
+
+
+async def test_worker_stops_cleanly_on_sigterm(db: Resources) -> None:
+    """Deployments stop workers with SIGTERM: the process must end, not keep polling."""
+    worker = await start_worker(db)
+    await asyncio.sleep(4)  # started and polling
+    worker.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(20):
+        code = await worker.wait()
+    assert code == 0

@@ -188,8 +188,12 @@ async def run_until_stopped(settings: Settings, *, handle_signals: bool = True) 
     delay = 1.0
     while True:
         worker = build_worker(settings, handle_signals=handle_signals)
+        # arq's SIGTERM/SIGINT handler stops the worker by cancelling `main_task`; arq only
+        # sets it in its own blocking `run()`, so without this the signal is logged as a
+        # shutdown and the worker keeps polling.
+        worker.main_task = asyncio.ensure_future(worker.main())
         try:
-            await worker.main()
+            await worker.main_task
             return
         except (RedisError, OSError) as exc:
             log.warning("worker_lost_redis", error=type(exc).__name__, retry_in=delay)

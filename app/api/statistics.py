@@ -64,7 +64,7 @@ async def get_summary_settings(company_id: CompanyId, uow: UnitOfWorkDep) -> Sum
 
 MonthQuery = Annotated[
     str | None,
-    Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="A month, YYYY-MM"),
+    Query(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$", description="A month, YYYY-MM"),
 ]
 
 
@@ -110,7 +110,8 @@ async def client_statistics(
     first = _month(month_from, add_months(last, -11))
     if first > last:
         raise AppError("month_range_invalid", "`from` must not be after `to`.", status=422)
-    if add_months(first, MAX_MONTHS - 1) < last:
+    # Counted in months, not by date arithmetic: near year 9999 `add_months` would overflow.
+    if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
         raise AppError(
             "month_range_invalid", f"Ask for at most {MAX_MONTHS} months at once.", status=422
         )

@@ -117,8 +117,23 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc)
 
 
+# FastAPI's answer to a body it cannot read at all (bytes that are not UTF-8, say); the same
+# body with a JSON syntax error is a 422, so this one is too: one documented status for both.
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        item = ProblemItem(code="json_invalid", message="The body is not JSON text.", loc=["body"])
+        return problem_response(
+            AppError(
+                "validation_failed",
+                "The request is not valid; see errors for each problem.",
+                status=422,
+                errors=[item],
+            )
+        )
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     headers = dict(exc.headers) if exc.headers else None

@@ -24,7 +24,11 @@ import uvicorn
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from sqlalchemy import text
 
 from app.cli import OPENAPI_PATH
@@ -38,7 +42,8 @@ from tests.receiver import free_port
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 # A company that exists, is connected to the sandbox and has a webhook endpoint: about half
-# the generated requests are aimed at it, so the fuzzer gets past "404 no such company".
+# the generated requests are aimed at it (and at its job and endpoint), so the fuzzer gets
+# past "404 no such company".
 COMPANY = "fuzz-co"
 
 SCHEMA = schemathesis.openapi.from_path(OPENAPI_PATH)
@@ -69,24 +74,33 @@ class _Gateway:
         await asyncio.to_thread(self.thread.join, 30)
 
 
-async def _seed(url: str) -> None:
-    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as http:
+def _seed(url: str) -> dict[str, str]:
+    """Enable the company, connect it, give it an endpoint (all idempotent but the last);
+    answer the ids worth aiming at."""
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
         base = f"/v1/companies/{COMPANY}"
-        for response in [
-            await http.put(f"{base}/directo", json={"invoice_export_enabled": True}),
-            await http.put(f"{base}/directo/connection", json={"token": "sandbox-token-ee"}),
-            await http.post(
-                f"{base}/webhook-endpoints", json={"url": "http://127.0.0.1:9/fuzz-hook"}
-            ),
-        ]:
+        enabled = http.put(f"{base}/directo", json={"invoice_export_enabled": True})
+        connected = http.put(f"{base}/directo/connection", json={"token": "sandbox-token-ee"})
+        for response in (enabled, connected):
             assert response.status_code in (200, 201), response.text
+        ids = {"company_id": COMPANY}
+        if connected.json()["import_job"]:
+            ids["job_id"] = connected.json()["import_job"]["id"]
+        endpoints = http.get(f"{base}/webhook-endpoints").json()["items"]
+        if not endpoints:
+            created = http.post(
+                f"{base}/webhook-endpoints", json={"url": "http://127.0.0.1:9/fuzz-hook"}
+            )
+            assert created.status_code == 201, created.text
+            endpoints = [created.json()]
+        ids["endpoint_id"] = endpoints[0]["id"]
+        return ids
 
 
 @pytest.fixture(scope="module")
-async def gateway(resources: Resources) -> AsyncIterator[str]:
+async def gateway(resources: Resources) -> AsyncIterator[tuple[str, dict[str, str]]]:
     async with _Gateway(resources.settings) as running:
-        await _seed(running.url)
-        yield running.url
+        yield running.url, {}
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     async with resources.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
@@ -94,15 +108,21 @@ async def gateway(resources: Resources) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def live(gateway: str, sandbox: object) -> str:
-    """The gateway's URL; the sandbox fixture resets its seeded data after each operation."""
-    return gateway
+def live(gateway: tuple[str, dict[str, str]], sandbox: object) -> tuple[str, dict[str, str]]:
+    """The gateway's URL and the seeded ids, seeded again before each operation (an earlier
+    operation's fuzzing may have disabled or disconnected the company); the sandbox fixture
+    resets its data after each operation."""
+    url, ids = gateway
+    ids.update(_seed(url))  # the job id stays from the first connect
+    return url, ids
 
 
-def _aim_at_seeded_company(case: schemathesis.Case) -> None:
-    generated = case.path_parameters.get("company_id") if case.path_parameters else None
-    if isinstance(generated, str) and zlib.crc32(generated.encode()) % 2 == 0:
-        case.path_parameters["company_id"] = COMPANY
+def _aim_at_seeded_data(case: schemathesis.Case, ids: dict[str, str]) -> None:
+    """Swap about half the generated ids for seeded ones (chosen by a hash of the generated
+    value, so a run is reproducible)."""
+    for name, generated in (case.path_parameters or {}).items():
+        if name in ids and zlib.crc32(str(generated).encode()) % 2 == 0:
+            case.path_parameters[name] = ids[name]
 
 
 @SCHEMA.parametrize()
@@ -114,11 +134,19 @@ def _aim_at_seeded_company(case: schemathesis.Case) -> None:
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
     suppress_health_check=list(HealthCheck),
 )
-def test_api_answers_within_its_schema(case: schemathesis.Case, live: str) -> None:
-    _aim_at_seeded_company(case)
+def test_api_answers_within_its_schema(
+    case: schemathesis.Case, live: tuple[str, dict[str, str]]
+) -> None:
+    url, ids = live
+    _aim_at_seeded_data(case, ids)
     case.call_and_validate(
-        base_url=live,
+        base_url=url,
         headers=AUTH,
-        checks=[not_a_server_error, response_schema_conformance],
+        checks=[
+            not_a_server_error,
+            response_schema_conformance,
+            status_code_conformance,
+            content_type_conformance,
+        ],
         timeout=30,
     )

@@ -12,7 +12,7 @@ from app.api.deps import ResourcesDep, UnitOfWorkDep
 from app.api.jobs import JobOut
 from app.api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from app.api.params import ClientId, CompanyId
-from app.api.responses import problems
+from app.api.responses import created, problems
 from app.connections import links
 from app.db.models import DirectoArticle, DirectoCustomer
 from app.errors import AppError
@@ -227,7 +227,7 @@ async def list_articles(
 @router.put(
     "/companies/{company_id}/clients/{client_id}/directo/link",
     response_model=LinkOut,
-    responses=problems(409, 422),
+    responses=created(LinkOut) | problems(409, 422),
 )
 async def link_client(
     company_id: CompanyId, client_id: ClientId, body: LinkIn, uow: UnitOfWorkDep, response: Response

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from app.api.deps import DirectoDep, ResourcesDep, UnitOfWorkDep
 from app.api.jobs import JobOut
 from app.api.params import ClientId, CompanyId
-from app.api.responses import problems
+from app.api.responses import created, problems
 from app.connections import service
 from app.db.models import Connection, ConnectionHealth, ConnectionScope, Integration
 from app.jobs.names import JobName
@@ -101,7 +101,9 @@ class TestOut(BaseModel):
 
 
 @router.put(
-    "/companies/{company_id}/directo", response_model=IntegrationOut, responses=problems(422)
+    "/companies/{company_id}/directo",
+    response_model=IntegrationOut,
+    responses=created(IntegrationOut) | problems(422),
 )
 async def enable_integration(
     company_id: CompanyId, body: IntegrationIn, uow: UnitOfWorkDep, response: Response
@@ -190,7 +192,7 @@ async def _test(
 @router.put(
     "/companies/{company_id}/directo/connection",
     response_model=ConnectOut,
-    responses=problems(409, 422),
+    responses=created(ConnectOut) | problems(409, 422),
 )
 async def put_company_connection(
     company_id: CompanyId,
@@ -240,7 +242,7 @@ async def test_company_connection(
 @router.put(
     "/companies/{company_id}/clients/{client_id}/directo/connection",
     response_model=ConnectOut,
-    responses=problems(409, 422),
+    responses=created(ConnectOut) | problems(409, 422),
 )
 async def put_client_connection(
     company_id: CompanyId,

@@ -25,3 +25,8 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def created(model: type[Any]) -> dict[int | str, dict[str, Any]]:
+    """The `201` entry of a PUT that answers 201 when it created and 200 when it updated."""
+    return {201: {"description": "Created", "model": model}}

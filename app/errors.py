@@ -162,10 +162,20 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 # Errors that are the request's own fault or a bug, not the database being away.
 _NOT_AN_OUTAGE = (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError)
+_TEXT_NOT_STORABLE = "22021"  # character_not_in_repertoire
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """PostgreSQL unreachable, restarting or refusing connections: 503, retry shortly."""
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) == _TEXT_NOT_STORABLE:
+        # Text PostgreSQL cannot hold (a NUL character): the request's fault, not an outage.
+        return problem_response(
+            AppError(
+                "text_not_storable",
+                "The request holds text that cannot be stored (a NUL character).",
+                status=422,
+            )
+        )
     if isinstance(exc, _NOT_AN_OUTAGE):
         return await _unexpected_error(request, exc)
     log.warning("database_unavailable", error_type=type(exc).__name__)

@@ -22,7 +22,9 @@ from app.security.auth import api_key_is_valid
 log = structlog.get_logger(__name__)
 
 
-def get_resources(request: Request) -> Resources:
+# The getters are `async def` although they never await: FastAPI runs a plain `def`
+# dependency in its thread pool, a hand-off per request (and per getter) for an attribute read.
+async def get_resources(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
 
@@ -30,14 +32,14 @@ def get_resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-def get_settings_dep(resources: ResourcesDep) -> Settings:
+async def get_settings_dep(resources: ResourcesDep) -> Settings:
     return resources.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_directo(resources: ResourcesDep) -> DirectoClient:
+async def get_directo(resources: ResourcesDep) -> DirectoClient:
     return resources.directo
 
 

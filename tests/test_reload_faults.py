@@ -99,4 +99,6 @@ async def test_directo_down_for_the_whole_reload_fails_it_honestly(
     assert done["progress"] == {"clients_total": 3, "clients_done": 0, "clients_failed": 3}
     assert await snapshot(db) == {}
     calls = [entry for entry in sandbox.requests if entry.op == "get"]
-    assert len(calls) == 3 * 2 * db.settings.directo.max_attempts
+    # Each client's first failing feed used every attempt (then its other feed stopped).
+    attempts = db.settings.directo.max_attempts
+    assert 3 * attempts <= len(calls) <= 3 * 2 * attempts

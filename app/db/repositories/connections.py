@@ -37,7 +37,10 @@ async def get_connection_by_id(
 ) -> Connection | None:
     statement = select(Connection).where(Connection.id == connection_id)
     if for_update:
-        statement = statement.with_for_update()
+        # NO KEY UPDATE: rows inserted under this connection (imports in flight) hold a
+        # KEY SHARE lock on it; FOR UPDATE would wait for them, and two imports of one
+        # connection reporting their health at the end would deadlock.
+        statement = statement.with_for_update(key_share=True)
     return await session.scalar(statement)
 
 

@@ -3,17 +3,47 @@ against the sandbox."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import hashlib
+import itertools
+import json
+import unicodedata
+import uuid
+from collections.abc import AsyncGenerator
 from typing import Any
 
+import asyncpg
+import pytest
 from httpx import AsyncClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
-from app.db.models import Job, Reload, SyncWatermark
+from app.connections.service import token_context
+from app.db.models import (
+    Connection,
+    ConnectionScope,
+    DirectoCustomer,
+    Integration,
+    Job,
+    Reload,
+    SyncWatermark,
+)
+from app.db.repositories import catalog as catalog_repo
+from app.directo.errors import DirectoDecodeError
 from app.directo.sandbox import Faults, SandboxState
+from app.directo.schemas import DirectoCustomer as CustomerRecord
 from app.jobs.names import JobName
 from app.resources import Resources
-from app.sync.catalogue import fold
+from app.sync.catalogue import (
+    CUSTOMER_COLUMNS,
+    canonical_json,
+    customer_record,
+    fold,
+    read_ahead,
+)
 from app.sync.refresh import start_due_refreshes
 from tests.helpers import run_worker_burst
 
@@ -291,3 +321,156 @@ async def test_scheduled_refresh_starts_due_imports_once(
         await session.commit()
     async with db.sessionmaker() as session, session.begin():
         assert await start_due_refreshes(session, now=later, interval=interval) == []
+
+
+# -- the import's parts, one by one ------------------------------------------------------
+
+# Text as XML can carry it: any character but a lone surrogate.
+xml_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))
+attributes = st.dictionaries(xml_text.filter(bool), xml_text, max_size=6)
+
+
+@given(attrs=attributes, fields=st.lists(attributes, max_size=3))
+def test_canonical_json_is_the_sorted_compact_utf8_json_of_the_raw_attributes(
+    attrs: dict[str, str], fields: list[dict[str, str]]
+) -> None:
+    record = CustomerRecord.model_validate(
+        {"code": "K1", "raw": attrs, "datafields": [{"raw": field} for field in fields]}
+    )
+    document: dict[str, Any] = dict(attrs)
+    if fields:
+        document["datafields"] = fields
+    # What the content hashes stored so far were taken of: they must stay valid.
+    expected = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert canonical_json(record) == expected.encode()
+
+
+_MARKS = dict.fromkeys(range(0x0300, 0x0370))
+
+
+@given(text=xml_text)
+def test_fold_is_casefold_then_nfkd_without_combining_marks(text: str) -> None:
+    expected = unicodedata.normalize("NFKD", text.casefold()).translate(_MARKS)
+    assert fold(text) == expected
+
+
+async def test_read_ahead_hands_over_every_batch_then_the_source_error() -> None:
+    async def source() -> AsyncGenerator[list[Any], None]:
+        yield [1]
+        yield [2]
+        raise DirectoDecodeError("the XML ended early")
+
+    got: list[list[Any]] = []
+
+    async def consume() -> None:
+        async for batch in read_ahead(source(), depth=1):
+            got.append(batch)
+
+    with pytest.raises(DirectoDecodeError):
+        await consume()
+    assert got == [[1], [2]]
+
+
+async def test_closing_read_ahead_early_closes_its_source() -> None:
+    closed = asyncio.Event()
+
+    async def source() -> AsyncGenerator[list[Any], None]:
+        try:
+            for number in itertools.count():
+                yield [number]
+        finally:
+            closed.set()
+
+    async with contextlib.aclosing(read_ahead(source(), depth=2)) as batches:
+        async for batch in batches:
+            assert batch == [0]
+            break
+    assert closed.is_set()
+
+
+async def bare_connection(db: Resources) -> uuid.UUID:
+    connection_id = uuid.uuid4()
+    sealed = db.secrets.seal("t", context=token_context(connection_id))
+    async with db.sessionmaker() as session, session.begin():
+        session.add(Integration(id=uuid.uuid4(), company_id=COMPANY, enabled=True))
+        session.add(
+            Connection(
+                id=connection_id,
+                company_id=COMPANY,
+                scope=ConnectionScope.COMPANY,
+                token_encrypted=sealed.ciphertext,
+                token_key_id=sealed.key_id,
+                token_hint="t",
+            )
+        )
+    return connection_id
+
+
+def customer(connection_id: uuid.UUID, code: str, name: str) -> tuple[Any, ...]:
+    record = CustomerRecord.model_validate(
+        {"code": code, "name": name, "raw": {"code": code, "name": name}}
+    )
+    return customer_record(record, connection_id)
+
+
+async def test_the_writer_adds_new_updates_changed_and_missing_and_skips_unchanged(
+    db: Resources,
+) -> None:
+    connection_id = await bare_connection(db)
+    first = [customer(connection_id, f"W{n}", f"Nimi {n}") for n in range(3)]
+
+    async def write(*batches: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
+        async with db.sessionmaker() as session, session.begin():
+            writer = await catalog_repo.open_writer(
+                session, DirectoCustomer, connection_id=connection_id, columns=CUSTOMER_COLUMNS
+            )
+            return [await writer.write(batch) for batch in batches]
+
+    renamed = customer(connection_id, "W1", "Õunapuu Uus")
+    added = customer(connection_id, "W9", "Üheksas")
+    # A later batch of the same import sees what an earlier one wrote.
+    assert await write(first, [first[0], renamed, added]) == [(3, 0), (1, 1)]
+    async with db.sessionmaker() as session, session.begin():
+        gone = await catalog_repo.mark_missing(
+            session,
+            DirectoCustomer,
+            connection_id,
+            seen=["W0", "W1", "W9"],
+            at=dt.datetime.now(dt.UTC),
+        )
+    assert gone == 1
+    # W2 is back unchanged (so unmarked: updated); W0 is unchanged; nothing is new.
+    assert await write([first[2], first[0]]) == [(0, 1)]
+    assert await write([]) == [(0, 0)]
+
+    async with db.sessionmaker() as session:
+        rows = (
+            await session.scalars(
+                select(DirectoCustomer)
+                .where(DirectoCustomer.connection_id == connection_id)
+                .order_by(DirectoCustomer.code)
+            )
+        ).all()
+    assert [(row.code, row.name, row.search_text, row.missing_since) for row in rows] == [
+        ("W0", "Nimi 0", "nimi 0 w0", None),
+        ("W1", "Õunapuu Uus", "ounapuu uus w1", None),
+        ("W2", "Nimi 2", "nimi 2 w2", None),
+        ("W9", "Üheksas", "uheksas w9", None),
+    ]
+    w1 = rows[1]
+    assert w1.raw == {"code": "W1", "name": "Õunapuu Uus"}  # stored as a JSON object
+    canonical = json.dumps(w1.raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert w1.content_hash == hashlib.sha256(canonical.encode()).digest()
+    assert w1.updated_at is not None
+    assert rows[0].updated_at is None  # unchanged since it was added
+
+
+async def test_the_writer_refuses_a_code_twice_in_one_batch(db: Resources) -> None:
+    connection_id = await bare_connection(db)
+    twice = [customer(connection_id, "W1", "Üks"), customer(connection_id, "W1", "Kaks")]
+    async with db.sessionmaker() as session:  # closed unfinished: rolled back
+        writer = await catalog_repo.open_writer(
+            session, DirectoCustomer, connection_id=connection_id, columns=CUSTOMER_COLUMNS
+        )
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await writer.write(twice)

@@ -43,7 +43,7 @@ from app.webhooks.types import EventType
 
 OVERLAP = dt.timedelta(hours=1)
 BATCH_SIZE = 2000
-READ_AHEAD = 2  # parsed batches held ready while one is built and one written
+READ_AHEAD = 1  # parsed batches held ready while one is built and one is written
 ROW_SLICE = 250  # records turned into rows between two turns of the event loop
 PROGRESS_EVERY = 1.0  # seconds between progress updates while a feed is read
 

@@ -24,7 +24,6 @@ from app.directo.sandbox import Faults, SandboxState
 from app.jobs.worker import watchdog
 from app.resources import Resources
 from app.webhooks.delivery import deliver_due
-from tests.helpers import run_worker_burst
 from tests.receiver import running_receiver
 from tests.test_reload_faults import reload_all, snapshot
 from tests.test_statistics import BASE, busiest_customers, set_up_company
@@ -92,7 +91,20 @@ async def test_reload_survives_repeated_sigkills_and_ends_like_a_clean_run(
         assert kills_mid_reload >= 3, "the reload finished before the kills could test it"
 
         sandbox.database("demo_ee").set_faults(Faults())
-        await run_worker_burst(db.settings)
+        # A live worker (not a burst one: a killed worker's half-run cron entries stay
+        # queued until their in-progress marker expires, and a burst would wait for them).
+        survivor = await start_worker(db)
+        try:
+            async with asyncio.timeout(120):
+                while (await client.get(f"/v1/reloads/{reload_id}")).json()["status"] in {
+                    "queued",
+                    "running",
+                    "interrupted",
+                }:
+                    await asyncio.sleep(0.5)
+        finally:
+            survivor.send_signal(signal.SIGTERM)
+            await survivor.wait()
         done = (await client.get(f"/v1/reloads/{reload_id}")).json()
         assert done["status"] == "succeeded", done
         assert done["progress"]["clients_done"] == 24

@@ -267,7 +267,7 @@ async def import_feed(context: JobContext) -> JobOutcome:
             read_ahead(plan.iterate(creds, ts=since, batch_size=BATCH_SIZE), depth=READ_AHEAD)
         ) as batches,
     ):
-        # Pipelined: while one batch is written (the database's work), the next ones are
+        # Pipelined: while one batch is written (mostly the database's work), the next is
         # read and parsed (`read_ahead`, the codec's thread) and turned into rows (here).
         # One write at a time: the session has one connection, and writes keep feed order.
         writing: asyncio.Task[tuple[int, int]] | None = None

@@ -15,6 +15,7 @@ from app.api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cu
 from app.api.params import CompanyId
 from app.api.responses import problems
 from app.db.models import ExportStatus, InvoiceExport, PaymentStatus
+from app.db.repositories import exports as export_repo
 from app.errors import AppError
 from app.exports import service
 from app.exports.schemas import InvoiceIn
@@ -272,7 +273,7 @@ async def list_exports(
 ) -> ExportPage:
     """The company's exports, newest first, filtered by status, payment status, paid date
     or client."""
-    rows = await service.list_exports(
+    rows = await export_repo.list_exports(
         uow.session,
         company_id,
         status=status_,

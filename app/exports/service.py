@@ -13,7 +13,6 @@ job it was given.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import uuid
@@ -29,7 +28,6 @@ from app.db.models import (
     Integration,
     InvoiceExport,
     Job,
-    PaymentStatus,
 )
 from app.db.repositories import exports as export_repo
 from app.db.repositories import jobs as job_repo
@@ -192,27 +190,3 @@ async def get_export(session: AsyncSession, company_id: str, export_id: uuid.UUI
     if export is None:
         raise NotFound("invoice export")
     return export
-
-
-async def list_exports(
-    session: AsyncSession,
-    company_id: str,
-    *,
-    status: ExportStatus | None,
-    payment_status: PaymentStatus | None,
-    paid_since: dt.date | None,
-    client_id: str | None,
-    after: tuple[dt.datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[InvoiceExport]:
-    """A page of the company's exports, newest first (see `export_repo.list_exports`)."""
-    return await export_repo.list_exports(
-        session,
-        company_id,
-        status=status,
-        payment_status=payment_status,
-        paid_since=paid_since,
-        client_id=client_id,
-        after=after,
-        limit=limit,
-    )

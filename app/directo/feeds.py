@@ -5,6 +5,10 @@ record element (searched anywhere under ``<transport>``), its plural container, 
 builder that turns the record's attributes (plus its child containers' entries) into a
 typed, frozen model. Builders run on the parse thread for every record, so they convert
 values directly and build the model without re-validating (see `_compile`).
+
+A consumer that needs a record's raw attributes more than its model (the catalogue
+imports store them as they came) can have the feed hand it anything else instead: see
+`with_builder` and `reader`, which checks a record's values exactly as its model would.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pydantic import BaseModel
 from app.directo import schemas, values
 from app.directo.errors import DirectoDecodeError
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
 
 Attrs = dict[str, str]
@@ -78,7 +82,22 @@ def _builder(
     fields = [name for name in model.model_fields if name != "raw"]
     if sorted(fields) != sorted([*convert, *nested]):
         raise TypeError(f"{model.__name__}: builder fields do not match the model")
-    return _compile(model, fields, convert, nested)
+    build = _compile(model, fields, convert, nested)
+    _SPECS[build] = _Spec(build, fields, convert, nested)
+    return build
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """How a `_builder` builder reads its record: what `reader` generates its code from."""
+
+    build: Callable[[Attrs, Children], BaseModel]
+    fields: list[str]
+    convert: dict[str, tuple[str, Callable[[str | None], Any]]]
+    nested: Mapping[str, tuple[str, Callable[[Attrs, Children], BaseModel]]]
+
+
+_SPECS: dict[Callable[..., Any], _Spec] = {}
 
 
 # How `_compile` reads one attribute ``a`` into a field, per reader: inline expressions
@@ -172,6 +191,58 @@ def _compile(
     exec(source, namespace)  # noqa: S102 - generated from field names only, see docstring
     build: Callable[[Attrs, Children], M] = namespace["build"]
     return build
+
+
+# The readers that can refuse a value (the others take any text).
+_FALLIBLE = (values.parse_decimal, values.parse_date, values.parse_datetime)
+
+
+def reader(feed: Feed[Any], field: str) -> Callable[[Attrs, Children], Any]:
+    """A function reading one typed ``field`` of a ``feed`` record from its attributes.
+
+    It returns what the feed's model would hold in ``field``, having checked every value
+    the model converts that can be refused (decimals, dates; its children's too): a
+    record the model builder refuses raises the same `DirectoDecodeError` (the builder is
+    called to word it), and a record it accepts is accepted. Nothing else is built, so a
+    consumer that keeps the raw attributes (see `with_builder`) pays for no model.
+    """
+    spec = _SPECS[feed.build]
+    if field not in spec.convert:
+        raise ValueError(f"{feed.name} records have no typed field {field!r}")
+    namespace: dict[str, Any] = {
+        "_EMPTY": _EMPTY,
+        "_Decimal": Decimal,
+        "_STRICT": _STRICT,
+        "_iso": datetime.fromisoformat,
+        "_decimal": values.parse_decimal,
+        "_datetime": values.parse_datetime,
+        "_build": spec.build,
+    }
+    attr, conv = spec.convert[field]
+    lines = [f"value = {_INLINE[conv].format(a=repr(attr))}"]
+    for name in spec.fields:
+        if name in spec.nested:
+            container, child = spec.nested[name]
+            if any(r in _FALLIBLE for _, r in _SPECS[child].convert.values()):
+                namespace[f"_child_{name}"] = child
+                lines.append(f"for entry in found.get({container!r}, ()): _child_{name}(entry)")
+        elif name != field and spec.convert[name][1] in _FALLIBLE:
+            attr, conv = spec.convert[name]
+            lines.append(_INLINE[conv].format(a=repr(attr)))
+    body = "".join(f"        {line}\n" for line in lines)
+    source = (
+        "def read(attrs, found=_EMPTY):\n"
+        "    get = attrs.get\n"
+        "    try:\n"
+        f"{body}"
+        "    except (ValueError, ArithmeticError):\n"
+        "        _build(attrs, found)\n"
+        "        raise\n"
+        "    return value\n"
+    )
+    exec(source, namespace)  # noqa: S102 - generated from field and attribute names only
+    read: Callable[[Attrs, Children], Any] = namespace["read"]
+    return read
 
 
 _DATAFIELD = _builder(schemas.DirectoDataField, key="code", text=("content", "param"))
@@ -277,6 +348,20 @@ PURCHASES = Feed("purchases", "purchase", "purchases", "purchase", _purchase,
                  frozenset({"ts", "date1", "date2", "number"}))  # fmt: skip
 TRANSACTIONS = Feed("transactions", "transaction", "transactions", "transaction", _transaction,
                     frozenset({"ts", "date1", "date2", "number"}))  # fmt: skip
+
+T = TypeVar("T")
+
+
+def with_builder(feed: Feed[Any], build: Callable[[Attrs, Children], T]) -> Feed[T]:
+    """``feed`` with its records built by ``build`` from the parser's attribute dicts.
+
+    ``build`` runs on the parse thread for every record, in place of the model builder,
+    with the record's attributes and its child containers' entries (dicts the parser
+    made for this record alone: they may be kept). It must check what it reads as the
+    model would (`reader` does) and raise `DirectoDecodeError` for a bad record.
+    """
+    return Feed(feed.name, feed.what, feed.container, feed.record, build, feed.filters)
+
 
 ALL_FEEDS: tuple[Feed[Any], ...] = (CUSTOMERS, ITEMS, INVOICES, RECEIPTS, PURCHASES, TRANSACTIONS)
 FEEDS_BY_WHAT: dict[str, Feed[Any]] = {feed.what: feed for feed in ALL_FEEDS}

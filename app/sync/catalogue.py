@@ -11,6 +11,11 @@
   previous data and watermark as they were.
 * After a **complete** full import, records Directo no longer has are marked
   `missing_since` (never deleted); a record seen again is unmarked.
+
+Records become rows on the codec's parse thread, straight from the parser's attribute
+dicts (`customer_rows` / `article_rows`): no model is built for them, and the event loop
+only hands the finished rows to the writer. `customer_record` / `article_record` build the
+same rows from the feed's models; the tests hold the two to that.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from app.connections.service import credentials_of
 from app.db.models import Connection, DirectoArticle, DirectoCustomer
 from app.db.repositories import catalog as catalog_repo
 from app.db.repositories import connections as connection_repo
+from app.directo import feeds
 from app.directo.errors import DirectoError
+from app.directo.feeds import Attrs, Children
 from app.directo.schemas import DirectoCustomer as CustomerRecord
 from app.directo.schemas import DirectoItem as ItemRecord
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
@@ -43,8 +50,7 @@ from app.webhooks.types import EventType
 
 OVERLAP = dt.timedelta(hours=1)
 BATCH_SIZE = 2000
-READ_AHEAD = 1  # parsed batches held ready while one is built and one is written
-ROW_SLICE = 250  # records turned into rows between two turns of the event loop
+READ_AHEAD = 1  # parsed batches held ready while one is written
 PROGRESS_EVERY = 1.0  # seconds between progress updates while a feed is read
 
 
@@ -144,19 +150,94 @@ def article_record(record: ItemRecord, connection_id: uuid.UUID) -> tuple[Any, .
     )
 
 
+RowBuilder = Callable[[Attrs, Children], tuple[Any, ...]]
+_NO_CHILDREN: Children = {}
+_CODE = COMMON_COLUMNS.index("code")
+_TS = COMMON_COLUMNS.index("directo_ts")
+# What the models would hold in `ts`, every value they convert checked as they would.
+_CUSTOMER_TS = feeds.reader(feeds.CUSTOMERS, "ts")
+_ITEM_TS = feeds.reader(feeds.ITEMS, "ts")
+
+
+def customer_rows(connection_id: uuid.UUID) -> RowBuilder:
+    """A record builder for the customer feed giving `directo_customers` rows: what
+    `customer_record` makes of the feed's model, made from the attributes directly.
+
+    It runs on the parse thread once per record, so it reads each attribute once and
+    calls nothing it can do without (this and the parse are most of an import's own CPU
+    time). A record the model would refuse raises the same `DirectoDecodeError`.
+    """
+    dumps, sort_keys, sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
+
+    def row(attrs: Attrs, found: Children = _NO_CHILDREN) -> tuple[Any, ...]:
+        ts = _CUSTOMER_TS(attrs, found)
+        get = attrs.get
+        fields = found.get("datafields")  # `canonical_json`'s document
+        document = dumps({**attrs, "datafields": fields} if fields else attrs, option=sort_keys)
+        name, code = get("name"), get("code") or ""
+        regno, vatregno = get("regno") or None, get("vatregno") or None
+        return (
+            connection_id,
+            code,
+            name or "",
+            get("closed") == "1",
+            ts,
+            document.decode(),
+            sha256(document).digest(),
+            fold(" ".join(filter(None, (name, code, regno, vatregno)))),
+            regno,
+            vatregno,
+            get("address1") or None,
+            get("address2") or None,
+            get("address3") or None,
+            get("county") or None,
+            get("country") or None,
+            get("contact") or None,
+            get("email") or None,
+            get("phone") or None,
+        )
+
+    return row
+
+
+def article_rows(connection_id: uuid.UUID) -> RowBuilder:
+    """Like `customer_rows`, for the item feed: `directo_articles` rows as
+    `article_record` makes them."""
+    dumps, sort_keys, sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
+
+    def row(attrs: Attrs, found: Children = _NO_CHILDREN) -> tuple[Any, ...]:
+        ts = _ITEM_TS(attrs, found)
+        get = attrs.get
+        fields = found.get("datafields")
+        document = dumps({**attrs, "datafields": fields} if fields else attrs, option=sort_keys)
+        name, code = get("name"), get("code") or ""
+        return (
+            connection_id,
+            code,
+            name or "",
+            get("closed") == "1",
+            ts,
+            document.decode(),
+            sha256(document).digest(),
+            fold(" ".join(filter(None, (name, code)))),
+            get("unit") or None,
+        )
+
+    return row
+
+
 @dataclass(frozen=True, slots=True)
 class _FeedPlan:
     model: type[DirectoCustomer] | type[DirectoArticle]
     columns: tuple[str, ...]
-    to_row: Callable[[Any, uuid.UUID], tuple[Any, ...]]
-    iterate: Callable[..., AsyncGenerator[list[Any], None]]
+    feed: feeds.Feed[Any]
+    rows: Callable[[uuid.UUID], RowBuilder]
 
 
-def _plan(feed: Feed, context: JobContext) -> _FeedPlan:
-    directo = context.resources.directo
-    if feed is Feed.CUSTOMERS:
-        return _FeedPlan(DirectoCustomer, CUSTOMER_COLUMNS, customer_record, directo.iter_customers)
-    return _FeedPlan(DirectoArticle, ARTICLE_COLUMNS, article_record, directo.iter_items)
+_PLANS = {
+    Feed.CUSTOMERS: _FeedPlan(DirectoCustomer, CUSTOMER_COLUMNS, feeds.CUSTOMERS, customer_rows),
+    Feed.ARTICLES: _FeedPlan(DirectoArticle, ARTICLE_COLUMNS, feeds.ITEMS, article_rows),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,19 +303,6 @@ async def reporting_health(context: JobContext, connection_id: uuid.UUID) -> Asy
         raise
 
 
-async def _rows_of(
-    batch: list[Any], to_row: Callable[[Any, uuid.UUID], tuple[Any, ...]], connection_id: uuid.UUID
-) -> list[tuple[Any, ...]]:
-    """The batch's rows, built a slice at a time: between slices the event loop serves the
-    write in flight (its answers, its next statement), which would otherwise wait for the
-    whole batch and leave the database idle meanwhile."""
-    rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(batch), ROW_SLICE):
-        rows.extend([to_row(record, connection_id) for record in batch[start : start + ROW_SLICE]])
-        await asyncio.sleep(0)
-    return rows
-
-
 def _tally(counts: dict[str, int], written: tuple[int, int]) -> None:
     counts["added"] += written[0]
     counts["updated"] += written[1]
@@ -244,8 +312,8 @@ async def import_feed(context: JobContext) -> JobOutcome:
     """The `customers_import` / `articles_import` job (see the module docstring)."""
     feed = Feed(context.params["feed"])
     connection = await _load_connection(context)
-    plan = _plan(feed, context)
-    model, columns, to_row = plan.model, plan.columns, plan.to_row
+    plan = _PLANS[feed]
+    model = plan.model
     watermark_row = await catalog_repo.get_watermark(context.session, connection.id, feed.value)
     previous = watermark_row.watermark_ts if watermark_row else None
     full = bool(context.params.get("full")) or previous is None
@@ -259,28 +327,31 @@ async def import_feed(context: JobContext) -> JobOutcome:
     reported = time.monotonic()
     creds = credentials_of(connection, context.resources.secrets)
     writer = await catalog_repo.open_writer(
-        context.session, model, connection_id=connection.id, columns=columns
+        context.session, model, connection_id=connection.id, columns=plan.columns
+    )
+    # Nothing of this connection stored yet: nothing can go missing, no need to list codes.
+    track_seen = full and not writer.started_empty
+    # The client's feeds are typed as giving models; this one gives rows.
+    rows_feed: feeds.Feed[Any] = feeds.with_builder(plan.feed, plan.rows(connection.id))
+    source = context.resources.directo.iter_feed(
+        creds, rows_feed, filters={"ts": since}, batch_size=BATCH_SIZE
     )
     async with (
         reporting_health(context, connection.id),
-        contextlib.aclosing(
-            read_ahead(plan.iterate(creds, ts=since, batch_size=BATCH_SIZE), depth=READ_AHEAD)
-        ) as batches,
+        contextlib.aclosing(read_ahead(source, depth=READ_AHEAD)) as batches,
     ):
         # Pipelined: while one batch is written (mostly the database's work), the next is
-        # read and parsed (`read_ahead`, the codec's thread) and turned into rows (here).
-        # One write at a time: the session has one connection, and writes keep feed order.
+        # read, parsed and turned into rows (`read_ahead`, the codec's thread). One write
+        # at a time: the session has one connection, and writes keep feed order.
         writing: asyncio.Task[tuple[int, int]] | None = None
         try:
-            async for batch in batches:
-                rows = await _rows_of(batch, to_row, connection.id)
+            async for rows in batches:
                 counts["read"] += len(rows)
-                if full:
-                    seen.extend(record.code for record in batch)
-                stamps = [record.ts for record in batch if record.ts is not None]
+                if track_seen:
+                    seen.extend([row[_CODE] for row in rows])
+                stamps = [row[_TS] for row in rows if row[_TS] is not None]
                 if stamps and (newest is None or max(stamps) > newest):
                     newest = max(stamps)
-                del batch  # the rows hold all the write needs: let the records go meanwhile
                 if writing is not None:
                     _tally(counts, await writing)
                 writing = asyncio.create_task(writer.write(rows))
@@ -299,7 +370,7 @@ async def import_feed(context: JobContext) -> JobOutcome:
                     await writing
             raise
     counts["unchanged"] = counts["read"] - counts["added"] - counts["updated"]
-    if full:
+    if track_seen:
         counts["marked_missing"] = await catalog_repo.mark_missing(
             context.session, model, connection.id, seen=seen, at=started
         )

@@ -2,7 +2,8 @@
 
 A `CatalogWriter` writes an import's batches: new records by COPY, changed ones (and ones
 that come back after being missing) by one merge statement, unchanged ones not at all, so an
-import of unchanged data writes nothing.
+import of unchanged data writes nothing. A first import (nothing of its connection stored)
+copies every batch straight in.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class _Statements:
 
     table: str
     stage: str  # the staging table, in the session's own temporary schema
+    any_stored: str
     lookup: str
     create_stage: str
     merge: str
@@ -80,6 +82,7 @@ def _statements(model: CatalogModel, columns: tuple[str, ...]) -> _Statements:
     return _Statements(
         table=name,
         stage=stage,
+        any_stored=f"SELECT EXISTS (SELECT FROM {name} WHERE connection_id = $1)",  # noqa: S608
         # One unique-index probe per code, whatever the planner knows of the table: the
         # LATERAL subquery (kept apart by OFFSET 0) can only be an index lookup. Left to
         # itself, `code = ANY(…)` is planned as "every row of the connection, filtered".
@@ -116,6 +119,12 @@ class CatalogWriter:
     table and one `INSERT … ON CONFLICT DO UPDATE` (which also unmarks them), and unchanged
     ones cost nothing more. Nothing is visible to others until the caller commits; a
     rollback undoes every batch. Use `open_writer`; one writer per import, batches in turn.
+
+    When the table held nothing of the connection as the writer opened (`started_empty`,
+    a first import), a record is new unless an earlier batch of this writer had its code:
+    batches are copied in without the lookup while their codes are all unseen (a set of
+    the codes written so far says so), and from the first repeated code on, every batch
+    is looked up as above. Either way a code twice in one batch fails its COPY.
     """
 
     def __init__(
@@ -125,6 +134,7 @@ class CatalogWriter:
         *,
         connection_id: uuid.UUID,
         columns: tuple[str, ...],
+        started_empty: bool = False,
     ) -> None:
         self._driver = driver  # the session's asyncpg connection, inside its transaction
         self._sql = sql
@@ -132,6 +142,9 @@ class CatalogWriter:
         self._columns = columns
         self._code = columns.index("code")
         self._hash = columns.index("content_hash")
+        self.started_empty = started_empty
+        # The codes written, while every one is known to be new (None: look batches up).
+        self._written: set[str] | None = set() if started_empty else None
 
     async def write(self, records: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         """Write one batch; returns (inserted, updated).
@@ -143,6 +156,13 @@ class CatalogWriter:
         if not records:
             return 0, 0
         code, content_hash = self._code, self._hash
+        if self._written is not None:
+            codes = [record[code] for record in records]
+            if self._written.isdisjoint(codes):
+                self._written.update(codes)
+                await self._copy(records)
+                return len(records), 0
+            self._written = None  # a code seen before: from now on, look up what is held
         held = {
             row[0]: (row[1], row[2])
             for row in await self._driver.fetch(
@@ -158,10 +178,13 @@ class CatalogWriter:
             elif found[1] or found[0] != record[content_hash]:  # missing, or new content
                 changed.append(record)
         if fresh:
-            await self._driver.copy_records_to_table(
-                self._sql.table, records=fresh, columns=self._columns
-            )
+            await self._copy(fresh)
         return len(fresh), await self._merge(changed) if changed else 0
+
+    async def _copy(self, records: Sequence[tuple[Any, ...]]) -> None:
+        await self._driver.copy_records_to_table(
+            self._sql.table, records=records, columns=self._columns
+        )
 
     async def _merge(self, records: list[tuple[Any, ...]]) -> int:
         await self._driver.copy_records_to_table(
@@ -184,7 +207,8 @@ async def open_writer(
 
     Creates the writer's staging table (temporary, dropped at commit) through SQLAlchemy,
     which so begins the session's transaction if it has not yet: the writer then works on
-    the asyncpg connection beneath it directly (COPY has no SQLAlchemy form).
+    the asyncpg connection beneath it directly (COPY has no SQLAlchemy form). Also asks
+    whether the table holds anything of the connection yet (`CatalogWriter.started_empty`).
     """
     sql = _statements(model, columns)
     connection = await session.connection()
@@ -192,7 +216,10 @@ async def open_writer(
     driver = (await connection.get_raw_connection()).driver_connection
     if driver is None:  # pragma: no cover - only a detached connection has none
         raise RuntimeError("the session's connection has no asyncpg connection")
-    return CatalogWriter(driver, sql, connection_id=connection_id, columns=columns)
+    stored = bool(await driver.fetchval(sql.any_stored, connection_id))
+    return CatalogWriter(
+        driver, sql, connection_id=connection_id, columns=columns, started_empty=not stored
+    )
 
 
 async def mark_missing(

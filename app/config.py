@@ -40,6 +40,9 @@ class DatabaseSettings(BaseModel):
     url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/directo_gateway"
     pool_size: int = Field(default=10, ge=1)
     max_overflow: int = Field(default=10, ge=0)
+    read_pool_size: int = Field(
+        default=10, ge=1, description="Connections for the list routes' reads (no overflow)"
+    )
     statement_timeout_ms: int = Field(default=30_000, ge=0)
 
 

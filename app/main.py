@@ -17,6 +17,7 @@ from app.errors import install_error_handlers
 from app.logging import configure_logging
 from app.metrics import RequestMetricsMiddleware
 from app.resources import open_resources
+from app.runtime import tune_garbage_collector
 
 API_VERSION = "0.1.0"
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings.log)
         async with open_resources(settings) as resources:
             app.state.resources = resources
+            tune_garbage_collector()
             yield
 
     app = FastAPI(

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db.session import create_engine, create_sessionmaker
+from app.db.session import create_engine, create_reader_engine, create_sessionmaker
 from app.directo.client import DirectoClient
 from app.jobs.queue import JobQueue, open_queue
 from app.metrics import observe_directo_call
@@ -23,6 +23,7 @@ from app.security.crypto import SecretBox
 class Resources:
     settings: Settings
     engine: AsyncEngine
+    reader: AsyncEngine  # single-statement reads, autocommit (`create_reader_engine`)
     sessionmaker: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
     queue: JobQueue
@@ -49,12 +50,14 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Open every shared resource and close them all on exit, whatever happened."""
     engine = create_engine(settings.database)
+    reader = create_reader_engine(settings.database)
     http = build_http_client(settings)
     queue = open_queue(settings.redis)
     try:
         yield Resources(
             settings=settings,
             engine=engine,
+            reader=reader,
             sessionmaker=create_sessionmaker(engine),
             http=http,
             queue=queue,
@@ -64,4 +67,5 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     finally:
         await queue.close()
         await http.aclose()
+        await reader.dispose()
         await engine.dispose()

@@ -15,7 +15,7 @@ How it measures:
   what the HTTP client does) or through ``DirectoClient.iter_customers`` (HTTP mode),
   with batches of 1000 records that are counted and dropped.
 * The child applies the worker's garbage-collector settings
-  (`app.jobs.worker.tune_garbage_collector`) first, so the parse runs as it does in the
+  (`app.runtime.tune_garbage_collector`) first, so the parse runs as it does in the
   worker.
 * Throughput is feed bytes (or records) divided by the wall time of the parse; in HTTP
   mode it is bounded by how fast the sandbox generates the feed. The child's CPU time is
@@ -102,7 +102,7 @@ async def _parse_http(base_url: str) -> tuple[int, int]:
 def child(args: argparse.Namespace) -> None:
     """Parse one feed and print a JSON line with records, bytes, seconds and peak RSS."""
     import app.directo.codec  # noqa: F401 - import cost is not parse time
-    from app.jobs.worker import tune_garbage_collector
+    from app.runtime import tune_garbage_collector
 
     # Parse under the garbage-collector settings the worker runs with.
     tune_garbage_collector()

@@ -21,10 +21,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from app.api.catalogue import ArticleOut, CustomerOut
 from app.connections.service import token_context
 from app.db.models import (
     Connection,
     ConnectionScope,
+    DirectoArticle,
     DirectoCustomer,
     Integration,
     Job,
@@ -251,6 +253,40 @@ async def test_full_import_marks_a_removed_customer_and_unmarks_it_when_back(
         if item["code"] == "K000003"
     )
     assert again["missing_since"] is None
+
+
+async def test_list_pages_answer_exactly_what_their_response_models_would(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    """The list routes write their JSON without the models: it must be the same JSON."""
+    await connected(client, db)
+    database = sandbox.database("demo_ee")
+    database.delete_customer("K000003")
+    await run_import(client, db, full=True)  # K000003 gets a missing_since
+    linked = await client.put(
+        f"/v1/companies/{COMPANY}/clients/c-1/directo/link", json={"customer_code": "K000002"}
+    )
+    assert linked.status_code == 201, linked.text
+    articles = await client.post(f"{BASE}/imports", json={"feed": "articles"})
+    assert articles.status_code == 202, articles.text
+    await run_worker_burst(db.settings)
+
+    preview = await all_customers(client, include_closed=True)
+    async with db.sessionmaker() as session:
+        rows = {row.code: row for row in await session.scalars(select(DirectoCustomer))}
+        stored_articles = {row.code: row for row in await session.scalars(select(DirectoArticle))}
+    assert len(preview) == len(rows) == 500
+    for item in preview:
+        linked_to = "c-1" if item["code"] == "K000002" else None
+        assert item == CustomerOut.of(rows[item["code"]], linked_to).model_dump(mode="json")
+    assert any(item["missing_since"] for item in preview)
+
+    listed = (await client.get(f"{BASE}/articles", params={"include_closed": True})).json()
+    assert listed["items"]
+    for item in listed["items"]:
+        row = stored_articles[item["code"]]
+        model = ArticleOut.model_validate(row, from_attributes=True)
+        assert item == model.model_dump(mode="json")
 
 
 async def test_a_truncated_feed_leaves_data_and_watermark_unchanged(

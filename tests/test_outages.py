@@ -62,3 +62,18 @@ async def test_api_is_not_ready_during_a_database_outage_and_recovers_by_itself(
     assert job.status_code == 202, job.text
     await run_worker_burst(db.settings)
     assert (await client.get(f"/v1/jobs/{job.json()['id']}")).json()["status"] == "succeeded"
+
+
+async def test_connections_the_server_closed_are_never_handed_out(
+    client: AsyncClient, db: Resources
+) -> None:
+    """After a restart every pooled connection is dead; the first request must not see one."""
+    # Fill the pool with several idle connections.
+    await asyncio.gather(*(client.get("/readyz") for _ in range(6)))
+    await _set_database_open(db, open_=False)  # terminates every backend
+    await _set_database_open(db, open_=True)
+    await asyncio.sleep(0.2)  # the pooled sockets see the server's close
+    answers = await asyncio.gather(*(client.get("/readyz") for _ in range(6)))
+    assert [answer.status_code for answer in answers] == [200] * 6
+    job = await client.post("/v1/diagnostics/ping")
+    assert job.status_code == 202, job.text

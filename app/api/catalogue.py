@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import ResourcesDep, UnitOfWorkDep
+from app.api.deps import ReaderDep, ResourcesDep, UnitOfWorkDep
 from app.api.jobs import JobOut
 from app.api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from app.api.params import ClientId, CompanyId
-from app.api.responses import created, problems
+from app.api.responses import created, json_of, problems
 from app.connections import links
-from app.db.models import DirectoArticle, DirectoCustomer
+from app.db.models import DirectoCustomer
+from app.db.repositories import previews
 from app.errors import AppError
 from app.jobs.names import JobName
 from app.sync import preview
@@ -66,23 +68,32 @@ class CustomerOut(BaseModel):
 
     @classmethod
     def of(cls, row: DirectoCustomer, linked_client_id: str | None) -> CustomerOut:
-        return cls(
-            code=row.code,
-            name=row.name,
-            registration_code=row.regno or None,
-            vat_number=row.vatregno or None,
-            address=Address(
-                address1=row.address1,
-                address2=row.address2,
-                address3=row.address3,
-                county=row.county,
-                country=row.country,
-            ),
-            contact=Contact(name=row.contact, email=row.email, phone=row.phone),
-            closed=row.closed,
-            missing_since=row.missing_since,
-            linked_client_id=linked_client_id,
-        )
+        values = [getattr(row, column.key) for column in previews.CUSTOMER_COLUMNS]
+        return cls.model_validate(customer_fields([*values, linked_client_id]))
+
+
+def customer_fields(values: Sequence[Any]) -> dict[str, Any]:
+    """A `CustomerOut` as plain data, from the values of `previews.CUSTOMER_COLUMNS` and the
+    linked client id, in that order (unpacked by position: a page's rows are many)."""
+    (code, name, regno, vatregno, address1, address2, address3, county, country) = values[:9]
+    (contact, email, phone, closed, missing_since, linked_client_id) = values[9:]
+    return {
+        "code": code,
+        "name": name,
+        "registration_code": regno or None,
+        "vat_number": vatregno or None,
+        "address": {
+            "address1": address1,
+            "address2": address2,
+            "address3": address3,
+            "county": county,
+            "country": country,
+        },
+        "contact": {"name": contact, "email": email, "phone": phone},
+        "closed": closed,
+        "missing_since": missing_since,
+        "linked_client_id": linked_client_id,
+    }
 
 
 class CustomerPage(BaseModel):
@@ -97,15 +108,17 @@ class ArticleOut(BaseModel):
     closed: bool
     missing_since: dt.datetime | None
 
-    @classmethod
-    def of(cls, row: DirectoArticle) -> ArticleOut:
-        return cls(
-            code=row.code,
-            name=row.name,
-            unit=row.unit,
-            closed=row.closed,
-            missing_since=row.missing_since,
-        )
+
+def article_fields(values: Sequence[Any]) -> dict[str, Any]:
+    """An `ArticleOut` as plain data, from the values of `previews.ARTICLE_COLUMNS`."""
+    code, name, unit, closed, missing_since = values
+    return {
+        "code": code,
+        "name": name,
+        "unit": unit,
+        "closed": closed,
+        "missing_since": missing_since,
+    }
 
 
 class ArticlePage(BaseModel):
@@ -173,17 +186,17 @@ async def start_import(
 )
 async def list_customers(
     company_id: CompanyId,
-    uow: UnitOfWorkDep,
+    reader: ReaderDep,
     search: SearchQuery = None,
     include_closed: bool = False,
     linked: bool | None = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
-) -> CustomerPage:
+) -> Response:
     """The import preview: Directo customers, closed ones hidden unless asked, each with the
     Uku client it is linked to."""
     page = await preview.list_customers(
-        uow.session,
+        reader,
         company_id,
         search=search,
         include_closed=include_closed,
@@ -191,9 +204,11 @@ async def list_customers(
         after_code=_after_code(cursor),
         limit=limit,
     )
-    return CustomerPage(
-        items=[CustomerOut.of(customer, client_id) for customer, client_id in page.items],
-        next_cursor=encode_cursor({"after": page.next_after}) if page.next_after else None,
+    return json_of(
+        {
+            "items": [customer_fields(row) for row in page.rows],
+            "next_cursor": encode_cursor({"after": page.next_after}) if page.next_after else None,
+        }
     )
 
 
@@ -204,23 +219,25 @@ async def list_customers(
 )
 async def list_articles(
     company_id: CompanyId,
-    uow: UnitOfWorkDep,
+    reader: ReaderDep,
     search: SearchQuery = None,
     include_closed: bool = False,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
-) -> ArticlePage:
-    rows, next_after = await preview.list_articles(
-        uow.session,
+) -> Response:
+    page = await preview.list_articles(
+        reader,
         company_id,
         search=search,
         include_closed=include_closed,
         after_code=_after_code(cursor),
         limit=limit,
     )
-    return ArticlePage(
-        items=[ArticleOut.of(row) for row in rows],
-        next_cursor=encode_cursor({"after": next_after}) if next_after else None,
+    return json_of(
+        {
+            "items": [article_fields(row) for row in page.rows],
+            "next_cursor": encode_cursor({"after": page.next_after}) if page.next_after else None,
+        }
     )
 
 

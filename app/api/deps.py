@@ -10,7 +10,7 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.directo.client import DirectoClient
@@ -78,7 +78,16 @@ async def get_unit_of_work(resources: ResourcesDep) -> AsyncIterator[UnitOfWork]
         yield UnitOfWork(session, resources)
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
+
+
+async def get_reader(resources: ResourcesDep) -> AsyncEngine:
+    """The pool in autocommit, for routes that read with one statement: they take a
+    connection just for that statement, not for the whole request."""
+    return resources.reader
+
+
+ReaderDep = Annotated[AsyncEngine, Depends(get_reader)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from GATEWAY_API__KEYS")
 

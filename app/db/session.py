@@ -3,6 +3,9 @@ unit of work (a request's `UnitOfWork`, or the job runner) does."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,18 +17,51 @@ from app.config import DatabaseSettings
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    return create_async_engine(
+    """The engine for units of work (sessions, transactions)."""
+    return _engine(settings, pool_size=settings.pool_size, max_overflow=settings.max_overflow)
+
+
+def create_reader_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """The engine for single-statement reads (the API's list routes): autocommit, so a read
+    is one round trip with no BEGIN/ROLLBACK, and a pool of its own with no overflow.
+
+    Overflow connections are closed as they come back whenever the pool is full, so under
+    a steady load above `pool_size` every few requests would open a new connection (TLS
+    negotiation, a backend process, the statement prepared again). A read holds its
+    connection for one statement only, so waiting for one is short. Its own pool means a
+    read never waits behind a unit of work, and connects only when first used.
+    """
+    return _engine(
+        settings, pool_size=settings.read_pool_size, max_overflow=0, isolation_level="AUTOCOMMIT"
+    )
+
+
+def _engine(settings: DatabaseSettings, **options: Any) -> AsyncEngine:
+    engine = create_async_engine(
         settings.url,
-        pool_size=settings.pool_size,
-        max_overflow=settings.max_overflow,
-        pool_pre_ping=True,
         connect_args={
             "server_settings": {
                 "application_name": "directo-gateway",
                 "statement_timeout": str(settings.statement_timeout_ms),
             }
         },
+        **options,
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Hand out no pooled connection the server has closed (a restart, a terminated backend).
+
+    asyncpg notices the server closing its socket as soon as it happens, so the check costs
+    nothing; `pool_pre_ping` would cost three round trips per checkout (it pings inside a
+    transaction of its own). The pool replaces a refused connection with a fresh one. A
+    connection that breaks while in use fails that one statement, and the pool then drops
+    every connection older than the failure.
+    """
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("the server closed this pooled connection")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import gc
 import uuid
 from contextlib import AsyncExitStack
 from typing import Any
@@ -30,6 +29,7 @@ from app.jobs.registry import JOB_SPECS
 from app.jobs.runner import JobSpec, RetryJob, run_tracked_job, stale_before
 from app.logging import configure_logging
 from app.resources import Resources, open_resources
+from app.runtime import tune_garbage_collector
 from app.statistics.monthly import start_due_imports
 from app.sync.refresh import start_due_refreshes
 from app.webhooks.delivery import deliver_due
@@ -107,19 +107,6 @@ async def import_statistics(ctx: dict[str, Any]) -> int:
     for job in jobs:
         await resources.queue.enqueue(JobName.STATISTICS_IMPORT, job.id)
     return len(jobs)
-
-
-def tune_garbage_collector() -> None:
-    """Fewer, cheaper collections for a process that streams many short-lived records.
-
-    Feeds create millions of small objects that die young; with the default threshold
-    (700) the collector runs constantly and rescans long-lived start-up objects (~15% of
-    a feed's parse time). Freezing what exists after start-up and raising the youngest
-    generation's threshold keeps collection cheap without letting garbage pile up.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 def _health_key(settings: Settings) -> str:

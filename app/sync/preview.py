@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.models import Connection, DirectoArticle, DirectoCustomer
-from app.db.repositories import catalog as catalog_repo
-from app.db.repositories import connections as connection_repo
+from app.db.repositories import previews
 from app.errors import NotFound
 from app.sync.catalogue import fold
 
 
-async def company_connection(session: AsyncSession, company_id: str) -> Connection:
-    connection = await connection_repo.get_connection(session, company_id, None)
-    if connection is None:
-        raise NotFound("Directo connection")
-    return connection
-
-
 @dataclass(frozen=True, slots=True)
-class CustomerPage:
-    items: list[tuple[DirectoCustomer, str | None]]
+class Page:
+    """Rows of the shown columns, and the code to continue after (None on the last page)."""
+
+    rows: Sequence[Row[Any]]
     next_after: str | None
 
 
+def _page(rows: Sequence[Row[Any]] | None, limit: int) -> Page:
+    if rows is None:
+        raise NotFound("Directo connection")
+    return Page(rows, rows[-1].code if len(rows) == limit else None)
+
+
 async def list_customers(
-    session: AsyncSession,
+    reader: AsyncEngine,
     company_id: str,
     *,
     search: str | None,
@@ -35,38 +37,35 @@ async def list_customers(
     linked: bool | None,
     after_code: str | None,
     limit: int,
-) -> CustomerPage:
+) -> Page:
     """Customers of the company's connection by code, with the client each is linked to."""
-    connection = await company_connection(session, company_id)
-    rows = await catalog_repo.customers_page(
-        session,
-        connection.id,
-        company_id=company_id,
+    rows = await previews.customers_page(
+        reader,
+        company_id,
         search=fold(search) if search else None,
         include_closed=include_closed,
         linked=linked,
         after_code=after_code,
         limit=limit,
     )
-    return CustomerPage(rows, rows[-1][0].code if len(rows) == limit else None)
+    return _page(rows, limit)
 
 
 async def list_articles(
-    session: AsyncSession,
+    reader: AsyncEngine,
     company_id: str,
     *,
     search: str | None,
     include_closed: bool,
     after_code: str | None,
     limit: int,
-) -> tuple[list[DirectoArticle], str | None]:
-    connection = await company_connection(session, company_id)
-    rows = await catalog_repo.articles_page(
-        session,
-        connection.id,
+) -> Page:
+    rows = await previews.articles_page(
+        reader,
+        company_id,
         search=fold(search) if search else None,
         include_closed=include_closed,
         after_code=after_code,
         limit=limit,
     )
-    return rows, rows[-1].code if len(rows) == limit else None
+    return _page(rows, limit)

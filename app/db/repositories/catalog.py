@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.db.models import (
-    ClientLink,
     Connection,
     DirectoArticle,
     DirectoCustomer,
@@ -281,75 +280,6 @@ async def codes_of(
             )
         ).scalars()
     )
-
-
-def _like_pattern(folded: str) -> str:
-    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-async def customers_page(
-    session: AsyncSession,
-    connection_id: uuid.UUID,
-    *,
-    company_id: str,
-    search: str | None,
-    include_closed: bool,
-    linked: bool | None,
-    after_code: str | None,
-    limit: int,
-) -> list[tuple[DirectoCustomer, str | None]]:
-    """Customers ordered by code, each with the Uku client linked to it (if any).
-
-    `search` must already be folded (lower case, no diacritics). Paging by code is stable
-    while imports run: codes never change, new ones just appear in their place.
-    """
-    link_client = (
-        select(ClientLink.client_id)
-        .where(
-            ClientLink.company_id == company_id, ClientLink.customer_code == DirectoCustomer.code
-        )
-        .scalar_subquery()
-    )
-    statement = (
-        select(DirectoCustomer, link_client.label("linked_client_id"))
-        .where(DirectoCustomer.connection_id == connection_id)
-        .order_by(DirectoCustomer.code)
-        .limit(limit)
-    )
-    if not include_closed:
-        statement = statement.where(DirectoCustomer.closed.is_(False))
-    if search:
-        statement = statement.where(DirectoCustomer.search_text.like(_like_pattern(search)))
-    if after_code is not None:
-        statement = statement.where(DirectoCustomer.code > after_code)
-    if linked is not None:
-        statement = statement.where(link_client.is_not(None) if linked else link_client.is_(None))
-    return [(customer, client_id) for customer, client_id in await session.execute(statement)]
-
-
-async def articles_page(
-    session: AsyncSession,
-    connection_id: uuid.UUID,
-    *,
-    search: str | None,
-    include_closed: bool,
-    after_code: str | None,
-    limit: int,
-) -> list[DirectoArticle]:
-    statement = (
-        select(DirectoArticle)
-        .where(DirectoArticle.connection_id == connection_id)
-        .order_by(DirectoArticle.code)
-        .limit(limit)
-    )
-    if not include_closed:
-        statement = statement.where(DirectoArticle.closed.is_(False))
-    if search:
-        statement = statement.where(DirectoArticle.search_text.like(_like_pattern(search)))
-    if after_code is not None:
-        statement = statement.where(DirectoArticle.code > after_code)
-    return list((await session.execute(statement)).scalars())
 
 
 async def get_customer(

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from app.api import catalogue, connections, exports, health, jobs, reloads, statistics, webhooks
-from app.api.deps import require_api_key
+from app.api.deps import ApiKeyGate, require_api_key
 from app.api.openapi import install_openapi
 from app.api.responses import problems
 from app.config import Settings, get_settings
@@ -44,7 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(ApiKeyGate, keys=settings.api.keys)
+    app.add_middleware(RequestMetricsMiddleware)  # added last: outermost, counts the 401s too
     app.include_router(health.router)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=problems(401))

@@ -9,8 +9,8 @@ What it measures, in one run:
 * **gateway** — ``GET /v1/companies/{id}/directo/customers`` (the import preview: the first
   page of 50 open customers with the client each is linked to), served by
   ``directo-gateway serve`` in its own process, exactly as deployed: API-key auth, the
-  problem-body error handlers, the request's unit of work (session, transaction), the
-  Prometheus middleware, one uvicorn worker, JSON logs (to /dev/null).
+  problem-body error handlers, its reader pool, the Prometheus middleware, one uvicorn
+  worker, JSON logs (to /dev/null).
 * **bare** — a FastAPI app with an asyncpg pool and one endpoint running one similar query
   on the same tables (the same 50 customers, the same columns, the same linked-client
   subquery) and returning the same JSON shape; same uvicorn, same flags, same logging of

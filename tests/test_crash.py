@@ -71,7 +71,7 @@ async def test_reload_survives_repeated_sigkills_and_ends_like_a_clean_run(
         )
         assert endpoint.status_code == 201, endpoint.text
         # Slow Directo, so that kills land while clients are being read and written.
-        sandbox.database("demo_ee").set_faults(Faults(latency_ms=250))
+        sandbox.database("demo_ee").set_faults(Faults(latency_ms=500))
         started = await client.post(f"{BASE}/directo/reloads", json={"months": 6})
         assert started.status_code == 202, started.text
         reload_id = started.json()["id"]

@@ -9,20 +9,27 @@ same error. `feeds.reader` must do what the model builder does for any feed.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+import asyncpg
 import pytest
+from httpx import AsyncClient
 from hypothesis import example, given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
-from app.db.models import DirectoCustomer
+from app.db.models import DirectoCustomer, SyncWatermark
 from app.db.repositories import catalog as catalog_repo
 from app.directo import codec, feeds, values
-from app.directo.errors import DirectoDecodeError
+from app.directo.client import DirectoClient
+from app.directo.errors import DirectoDecodeError, DirectoTruncatedError
+from app.directo.sandbox import SandboxState
 from app.resources import Resources
+from app.sync import catalogue
 from app.sync.catalogue import (
     ARTICLE_COLUMNS,
     CUSTOMER_COLUMNS,
@@ -31,7 +38,8 @@ from app.sync.catalogue import (
     customer_record,
     customer_rows,
 )
-from tests.test_catalogue import bare_connection
+from tests.helpers import run_worker_burst
+from tests.test_catalogue import BASE, all_customers, bare_connection
 
 CONNECTION = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
@@ -214,10 +222,6 @@ def test_a_bad_record_stops_the_row_feed_with_the_models_error() -> None:
     assert str(by_rows.value) == str(by_model.value) == "Item 'salesprice': not a decimal: 'lots'"
 
 
-def customer(code: str, name: str) -> tuple[Any, ...]:
-    return customer_rows(CONNECTION)({"code": code, "name": name}, {})
-
-
 async def test_a_first_imports_writer_copies_until_a_code_comes_again(db: Resources) -> None:
     connection_id = await bare_connection(db)
     build = customer_rows(connection_id)
@@ -230,11 +234,14 @@ async def test_a_first_imports_writer_copies_until_a_code_comes_again(db: Resour
             session, DirectoCustomer, connection_id=connection_id, columns=CUSTOMER_COLUMNS
         )
         assert writer.started_empty
+        # Streamed into one COPY (the lookup would not see them before `finish`).
         assert await writer.write(rows(("A", "a"), ("B", "b"))) == (2, 0)
         assert await writer.write(rows(("C", "c"))) == (1, 0)
-        # B again, changed, and A again, unchanged: looked up from here on.
+        # B again, changed, and A again, unchanged: the COPY is finished, and batches are
+        # looked up from here on.
         assert await writer.write(rows(("B", "b2"), ("D", "d"), ("A", "a"))) == (1, 1)
         assert await writer.write(rows(("E", "e"))) == (1, 0)
+        await writer.finish()  # nothing open: nothing to wait for
     async with db.sessionmaker() as session, session.begin():
         again = await catalog_repo.open_writer(
             session, DirectoCustomer, connection_id=connection_id, columns=CUSTOMER_COLUMNS
@@ -245,3 +252,106 @@ async def test_a_first_imports_writer_copies_until_a_code_comes_again(db: Resour
         codes = await catalog_repo.codes_of(session, DirectoCustomer, connection_id)
         assert sorted(codes) == ["A", "B", "C", "D", "E", "F"]
         assert await catalog_repo.count_records(session, DirectoCustomer, connection_id) == 6
+
+
+async def test_a_streamed_batch_is_stored_once_the_writer_finishes(db: Resources) -> None:
+    connection_id = await bare_connection(db)
+    build = customer_rows(connection_id)
+    async with db.sessionmaker() as session, session.begin():
+        writer = await catalog_repo.open_writer(
+            session, DirectoCustomer, connection_id=connection_id, columns=CUSTOMER_COLUMNS
+        )
+        for start in range(0, 30, 10):
+            batch = [
+                build({"code": f"S{n:02}", "name": "Nimi"}, {}) for n in range(start, start + 10)
+            ]
+            assert await writer.write(batch) == (10, 0)
+        await writer.finish()
+        assert await catalog_repo.count_records(session, DirectoCustomer, connection_id) == 30
+
+
+async def test_a_streamed_batchs_database_error_is_raised_by_finish(db: Resources) -> None:
+    connection_id = await bare_connection(db)
+    too_long = customer_rows(connection_id)({"code": "K" * 65}, {})  # the column holds 64
+    async with db.sessionmaker() as session:  # closed unfinished: rolled back
+        writer = await catalog_repo.open_writer(
+            session, DirectoCustomer, connection_id=connection_id, columns=CUSTOMER_COLUMNS
+        )
+        assert await writer.write([too_long]) == (1, 0)  # taken by the COPY, not yet stored
+        with pytest.raises(asyncpg.StringDataRightTruncationError):
+            await writer.finish()
+
+
+async def test_a_first_import_in_many_batches_stores_every_customer(
+    client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalogue, "BATCH_SIZE", 7)  # 500 customers: 72 streamed batches
+    await client.put(BASE, json={})
+    response = await client.put(f"{BASE}/connection", json={"token": "sandbox-token-ee"})
+    assert response.status_code == 201, response.text
+    await asyncio.wait_for(run_worker_burst(db.settings), 120)
+    job = (await client.get(f"/v1/jobs/{response.json()['import_job']['id']}")).json()
+    assert job["status"] == "succeeded", job
+    assert job["counts"] == {
+        "read": 500, "added": 500, "updated": 0, "unchanged": 0, "marked_missing": 0,
+    }  # fmt: skip
+    stored = await all_customers(client, include_closed=True)
+    assert [item["code"] for item in stored] == [f"K{n:06}" for n in range(1, 501)]
+    # Again in full: looked up batch by batch, all unchanged.
+    again = await client.post(f"{BASE}/imports", json={"feed": "customers", "full": True})
+    await asyncio.wait_for(run_worker_burst(db.settings), 120)
+    job = (await client.get(f"/v1/jobs/{again.json()['id']}")).json()
+    assert job["counts"] == {
+        "read": 500, "added": 0, "updated": 0, "unchanged": 500, "marked_missing": 0,
+    }  # fmt: skip
+
+
+async def test_a_first_import_failing_mid_feed_stores_nothing(
+    client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The feed breaks after three batches, which the writer has streamed into its COPY.
+    monkeypatch.setattr(catalogue, "BATCH_SIZE", 20)
+    real_iter_feed = DirectoClient.iter_feed
+
+    async def breaking(
+        self: DirectoClient, creds: Any, feed: feeds.Feed[Any], **options: Any
+    ) -> AsyncGenerator[list[Any], None]:
+        count = 0
+        async for batch in real_iter_feed(self, creds, feed, **options):
+            yield batch
+            count += 1
+            if feed is not feeds.CUSTOMERS and count == 3:  # the import's feed, not a probe
+                raise DirectoTruncatedError("the XML ended early (test)")
+
+    monkeypatch.setattr(DirectoClient, "iter_feed", breaking)
+    await client.put(BASE, json={})
+    response = await client.put(f"{BASE}/connection", json={"token": "sandbox-token-ee"})
+    assert response.status_code == 201, response.text
+    # A COPY left open would hang the job's rollback: fail instead of waiting forever.
+    await asyncio.wait_for(run_worker_burst(db.settings), 120)
+    job = (await client.get(f"/v1/jobs/{response.json()['import_job']['id']}")).json()
+    assert job["status"] == "failed", job
+    assert job["errors"][-1]["code"] == "truncated_response"
+    assert await all_customers(client, include_closed=True) == []
+    async with db.sessionmaker() as session:
+        assert await session.scalar(select(SyncWatermark)) is None
+
+
+async def test_a_writer_interrupted_while_finishing_aborts_its_copy(db: Resources) -> None:
+    connection_id = await bare_connection(db)
+    session = db.sessionmaker()
+    try:
+        writer = await catalog_repo.open_writer(
+            session, DirectoCustomer, connection_id=connection_id, columns=CUSTOMER_COLUMNS
+        )
+        assert await writer.write([customer_rows(connection_id)({"code": "A"}, {})]) == (1, 0)
+        finishing = asyncio.create_task(writer.finish())
+        await asyncio.sleep(0)  # it waits for the COPY now
+        finishing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await finishing
+        await asyncio.wait_for(session.rollback(), 10)  # the connection is out of the COPY
+    finally:
+        await session.close()
+    async with db.sessionmaker() as session:
+        assert await catalog_repo.count_records(session, DirectoCustomer, connection_id) == 0

@@ -362,12 +362,16 @@ async def import_feed(context: JobContext) -> JobOutcome:
                     reported = time.monotonic()
             if writing is not None:
                 _tally(counts, await writing)
+            await writer.finish()
         except BaseException:
-            # The feed failed mid-way: let an in-flight write finish (its batch is rolled
-            # back with the rest) rather than cut it off mid-COPY, then fail.
+            # The feed failed mid-way: let the write in flight and the writer's COPY finish
+            # (their rows are rolled back with the rest) rather than cut a COPY off
+            # mid-stream, then fail.
             if writing is not None:
                 with contextlib.suppress(BaseException):
                     await writing
+            with contextlib.suppress(BaseException):
+                await writer.finish()
             raise
     counts["unchanged"] = counts["read"] - counts["added"] - counts["updated"]
     if track_seen:

@@ -3,15 +3,16 @@
 A `CatalogWriter` writes an import's batches: new records by COPY, changed ones (and ones
 that come back after being missing) by one merge statement, unchanged ones not at all, so an
 import of unchanged data writes nothing. A first import (nothing of its connection stored)
-copies every batch straight in.
+streams its batches into one COPY.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,10 +121,15 @@ class CatalogWriter:
     rollback undoes every batch. Use `open_writer`; one writer per import, batches in turn.
 
     When the table held nothing of the connection as the writer opened (`started_empty`,
-    a first import), a record is new unless an earlier batch of this writer had its code:
-    batches are copied in without the lookup while their codes are all unseen (a set of
-    the codes written so far says so), and from the first repeated code on, every batch
-    is looked up as above. Either way a code twice in one batch fails its COPY.
+    a first import), a record is new unless an earlier batch of this writer had its code.
+    While every batch's codes are unseen and distinct (a set of the codes written so far
+    says so), batches need no lookup and go into one COPY kept open across them (a
+    `_CopyStream`): the database never waits between two batches' statements. Then
+    `write` returns once the COPY has taken the batch, not once it is stored, and an
+    error of the COPY is raised by a later `write` or by `finish`, which ends the COPY
+    and must be awaited before the session does anything else (the connection is busy
+    until then). From the first repeated code on, the COPY is finished and every batch
+    is looked up as above; a code twice in one batch raises there, from its own COPY.
     """
 
     def __init__(
@@ -144,6 +150,7 @@ class CatalogWriter:
         self.started_empty = started_empty
         # The codes written, while every one is known to be new (None: look batches up).
         self._written: set[str] | None = set() if started_empty else None
+        self._stream: _CopyStream | None = None
 
     async def write(self, records: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         """Write one batch; returns (inserted, updated).
@@ -156,12 +163,15 @@ class CatalogWriter:
             return 0, 0
         code, content_hash = self._code, self._hash
         if self._written is not None:
-            codes = [record[code] for record in records]
-            if self._written.isdisjoint(codes):
-                self._written.update(codes)
-                await self._copy(records)
+            codes = {record[code] for record in records}
+            if len(codes) == len(records) and self._written.isdisjoint(codes):
+                self._written |= codes
+                if self._stream is None:
+                    self._stream = _CopyStream(self._driver, self._sql.table, self._columns)
+                await self._stream.send(records)
                 return len(records), 0
             self._written = None  # a code seen before: from now on, look up what is held
+            await self.finish()  # the lookup must see every row streamed so far
         held = {
             row[0]: (row[1], row[2])
             for row in await self._driver.fetch(
@@ -180,6 +190,21 @@ class CatalogWriter:
             await self._copy(fresh)
         return len(fresh), await self._merge(changed) if changed else 0
 
+    async def finish(self) -> None:
+        """Wait until every batch written is stored, raising what storing one raised.
+
+        Call it after the last batch and before the session is used for anything else
+        (also when the import fails: the rows are then rolled back with the rest). If it
+        is itself interrupted, the COPY is aborted.
+        """
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                await stream.end()
+            except BaseException:
+                stream.abort()  # never leave the connection inside a COPY
+                raise
+
     async def _copy(self, records: Sequence[tuple[Any, ...]]) -> None:
         await self._driver.copy_records_to_table(
             self._sql.table, records=records, columns=self._columns
@@ -192,6 +217,49 @@ class CatalogWriter:
         updated = await self._driver.fetchval(self._sql.merge)
         await self._driver.execute(self._sql.clear_stage)
         return int(updated)
+
+
+class _CopyStream:
+    """One COPY into ``table`` fed batch by batch, through a queue one batch deep.
+
+    asyncpg copies the rows of an asynchronous iterator as they come, in its own task
+    here; `send` hands it a batch (waiting while it still holds the one before) and
+    `end` closes the iterator and waits for the COPY's answer. A failed COPY raises from
+    the next `send` or from `end`. The iterator never raises: an import that fails ends
+    the COPY normally (its rows go with the rolled-back transaction) rather than abort it
+    mid-stream.
+    """
+
+    def __init__(self, driver: Any, table: str, columns: tuple[str, ...]) -> None:
+        self._batches: asyncio.Queue[Sequence[tuple[Any, ...]] | None] = asyncio.Queue(1)
+        self._copy: asyncio.Task[str] = asyncio.create_task(
+            driver.copy_records_to_table(table, records=self._rows(), columns=columns)
+        )
+
+    async def _rows(self) -> AsyncIterator[tuple[Any, ...]]:
+        while (batch := await self._batches.get()) is not None:
+            for row in batch:
+                yield row
+
+    async def send(self, batch: Sequence[tuple[Any, ...]]) -> None:
+        await self._hand(batch)
+
+    async def end(self) -> None:
+        await self._hand(None)
+        await self._copy
+
+    def abort(self) -> None:
+        """Cut the COPY off (when `end` was itself cut short): asyncpg tells the database
+        the COPY failed, and the connection can roll back."""
+        self._copy.cancel()
+
+    async def _hand(self, item: Sequence[tuple[Any, ...]] | None) -> None:
+        putting = asyncio.ensure_future(self._batches.put(item))
+        await asyncio.wait((putting, self._copy), return_when=asyncio.FIRST_COMPLETED)
+        if not putting.done():  # the COPY ended without taking it: it failed
+            putting.cancel()
+            await self._copy
+            raise RuntimeError("the COPY ended before its rows did")  # pragma: no cover
 
 
 async def open_writer(

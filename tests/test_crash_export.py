@@ -230,10 +230,12 @@ async def test_exports_survive_repeated_sigkills_with_one_directo_invoice_each(
         assert len(exports) == EXPORTS
         # As a clean run leaves them, except what records how the export was settled:
         # `attempts` counts puts (2 when one was cut before it reached Directo), and an
-        # export settled by a look-up has no put answer, so no `xml_received` nor docid.
+        # export settled by a look-up has no put answer (no `xml_received`); its docid is
+        # the number it was found under, as a put's answer would have given.
         for export in exports:
             outcome = (export.status, export.confirmed, export.error_code, export.errors)
             assert outcome == (ExportStatus.SENT, False, None, []), export.errors
+            assert export.directo_docid == str(export.directo_number)
             assert export.payment_status is PaymentStatus.UNPAID
         # Directo holds one invoice per export, each what a clean put of its XML creates,
         # and no put was answered "duplicate" (none was sent again after it had landed).

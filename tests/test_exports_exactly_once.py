@@ -98,6 +98,7 @@ async def test_a_put_whose_answer_is_lost_is_looked_up_not_sent_again(
     assert len(lookups(sandbox, 20260042)) == 1
     exported = await assert_one_directo_invoice_and_sent(client, sandbox, response.json()["id"])
     assert (exported["attempts"], exported["xml_received"]) == (1, None)
+    assert exported["directo_docid"] == "20260042"  # the invoice found is the document
     job = (await client.get(f"/v1/jobs/{exported['job_id']}")).json()
     assert (job["status"], job["attempts"]) == ("succeeded", 2)
     assert [error["code"] for error in job["errors"]] == ["outcome_unknown"]

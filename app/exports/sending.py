@@ -166,7 +166,8 @@ async def _settle_found(
     if found is None:
         return None
     if _ours(export, found):
-        docid = result.docid if result is not None and result.docid else None
+        # Directo's docid of an invoice is its number (PROTOCOL §3.5): the one found is it.
+        docid = result.docid if result is not None and result.docid else found.number
         return await _sent(
             context, export, docid=docid, confirmed=found.confirmed, note="found_in_directo"
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
@@ -17,9 +17,9 @@ from app.api.responses import created, json_of, problems
 from app.connections import links
 from app.db.models import DirectoCustomer
 from app.db.repositories import previews
-from app.errors import AppError
+from app.errors import AppError, NotFound
 from app.jobs.names import JobName
-from app.sync import preview
+from app.sync.catalogue import fold
 from app.sync.imports import Feed, request_import
 from app.webhooks.service import check_target
 
@@ -152,6 +152,34 @@ def _after_code(cursor: str | None) -> str | None:
     return code
 
 
+def _page_query(
+    company_id: str, search: str | None, include_closed: bool, cursor: str | None, limit: int
+) -> previews.PageQuery:
+    return previews.PageQuery(
+        company_id=company_id,
+        search=fold(search) if search else None,
+        include_closed=include_closed,
+        after_code=_after_code(cursor),
+        limit=limit,
+    )
+
+
+def _page_json(
+    rows: Sequence[Sequence[Any]] | None,
+    query: previews.PageQuery,
+    fields: Callable[[Sequence[Any]], dict[str, Any]],
+) -> Response:
+    if rows is None:
+        raise NotFound("Directo connection")
+    next_after = rows[-1][0] if len(rows) == query.limit else None  # the last code
+    return json_of(
+        {
+            "items": [fields(row) for row in rows],
+            "next_cursor": encode_cursor({"after": next_after}) if next_after else None,
+        }
+    )
+
+
 @router.post(
     "/companies/{company_id}/directo/imports",
     response_model=JobOut,
@@ -195,21 +223,9 @@ async def list_customers(
 ) -> Response:
     """The import preview: Directo customers, closed ones hidden unless asked, each with the
     Uku client it is linked to."""
-    page = await preview.list_customers(
-        reader,
-        company_id,
-        search=search,
-        include_closed=include_closed,
-        linked=linked,
-        after_code=_after_code(cursor),
-        limit=limit,
-    )
-    return json_of(
-        {
-            "items": [customer_fields(row) for row in page.rows],
-            "next_cursor": encode_cursor({"after": page.next_after}) if page.next_after else None,
-        }
-    )
+    query = _page_query(company_id, search, include_closed, cursor, limit)
+    rows = await previews.customers_page(reader, query, linked=linked)
+    return _page_json(rows, query, customer_fields)
 
 
 @router.get(
@@ -225,20 +241,8 @@ async def list_articles(
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> Response:
-    page = await preview.list_articles(
-        reader,
-        company_id,
-        search=search,
-        include_closed=include_closed,
-        after_code=_after_code(cursor),
-        limit=limit,
-    )
-    return json_of(
-        {
-            "items": [article_fields(row) for row in page.rows],
-            "next_cursor": encode_cursor({"after": page.next_after}) if page.next_after else None,
-        }
-    )
+    query = _page_query(company_id, search, include_closed, cursor, limit)
+    return _page_json(await previews.articles_page(reader, query), query, article_fields)
 
 
 @router.put(

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import ClientLink, Connection, DirectoArticle, DirectoCustomer
+from app.db.repositories.catalog import CatalogModel
 
 CUSTOMER_COLUMNS = (
     DirectoCustomer.code,
@@ -59,12 +61,52 @@ def _of_company_connection(page: Select[*tuple[Any, ...]]) -> Select[*tuple[Any,
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """A list page: `search` already folded (lower case, no diacritics), codes after
+    `after_code`. Paging by code is stable while imports run: codes never change, new
+    ones just appear in their place."""
+
+    company_id: str
+    search: str | None
+    include_closed: bool
+    after_code: str | None
+    limit: int
+
+    def parameters(self) -> dict[str, Any]:
+        parameters: dict[str, Any] = {"company_id": self.company_id, "limit": self.limit}
+        if self.search:
+            parameters["pattern"] = like_pattern(self.search)
+        if self.after_code is not None:
+            parameters["after_code"] = self.after_code
+        return parameters
+
+
+def _filtered(page: Select[*tuple[Any, ...]], model: CatalogModel, query: PageQuery) -> Any:
+    if not query.include_closed:
+        page = page.where(model.closed.is_(False))
+    if query.search:
+        page = page.where(model.search_text.like(bindparam("pattern")))
+    if query.after_code is not None:
+        page = page.where(model.code > bindparam("after_code"))
+    return page
+
+
 # The statements are built once per shape and reused: building one (a lateral subquery's
-# column collection, its cache key) costs more than running it.
+# column collection, its cache key) costs more than running it. A query's shape is what
+# `_filtered` looks at, so queries of one shape share a statement.
+def _shape(query: PageQuery) -> PageQuery:
+    return PageQuery(
+        company_id="",
+        search="x" if query.search else None,
+        include_closed=query.include_closed,
+        after_code="" if query.after_code is not None else None,
+        limit=0,
+    )
+
+
 @functools.cache
-def _customers_statement(
-    *, include_closed: bool, search: bool, after: bool, linked: bool | None
-) -> Select[*tuple[Any, ...]]:
+def _customers_statement(shape: PageQuery, linked: bool | None) -> Select[*tuple[Any, ...]]:
     link_client = (
         select(ClientLink.client_id)
         .where(
@@ -79,95 +121,43 @@ def _customers_statement(
         .order_by(DirectoCustomer.code)
         .limit(bindparam("limit"))
     )
-    if not include_closed:
-        page = page.where(DirectoCustomer.closed.is_(False))
-    if search:
-        page = page.where(DirectoCustomer.search_text.like(bindparam("pattern")))
-    if after:
-        page = page.where(DirectoCustomer.code > bindparam("after_code"))
+    page = _filtered(page, DirectoCustomer, shape)
     if linked is not None:
         page = page.where(link_client.is_not(None) if linked else link_client.is_(None))
     return _of_company_connection(page)
 
 
 @functools.cache
-def _articles_statement(
-    *, include_closed: bool, search: bool, after: bool
-) -> Select[*tuple[Any, ...]]:
+def _articles_statement(shape: PageQuery) -> Select[*tuple[Any, ...]]:
     page = (
         select(*ARTICLE_COLUMNS)
         .where(DirectoArticle.connection_id == Connection.id)
         .order_by(DirectoArticle.code)
         .limit(bindparam("limit"))
     )
-    if not include_closed:
-        page = page.where(DirectoArticle.closed.is_(False))
-    if search:
-        page = page.where(DirectoArticle.search_text.like(bindparam("pattern")))
-    if after:
-        page = page.where(DirectoArticle.code > bindparam("after_code"))
-    return _of_company_connection(page)
+    return _of_company_connection(_filtered(page, DirectoArticle, shape))
 
 
 async def _run(
-    reader: AsyncEngine, statement: Select[*tuple[Any, ...]], parameters: dict[str, Any]
+    reader: AsyncEngine, statement: Select[*tuple[Any, ...]], query: PageQuery
 ) -> Sequence[Row[Any]] | None:
     """None when the company has no Directo connection, else the page's rows (maybe none).
     The pooled connection is held for the statement only."""
     async with reader.connect() as connection:
-        rows = (await connection.execute(statement, parameters)).all()
+        rows = (await connection.execute(statement, query.parameters())).all()
     if not rows:
         return None
     return [row for row in rows if row[0] is not None]  # a NULL row: an empty page
 
 
-def _parameters(
-    company_id: str, search: str | None, after_code: str | None, limit: int
-) -> dict[str, Any]:
-    parameters: dict[str, Any] = {"company_id": company_id, "limit": limit}
-    if search:
-        parameters["pattern"] = like_pattern(search)
-    if after_code is not None:
-        parameters["after_code"] = after_code
-    return parameters
-
-
 async def customers_page(
-    reader: AsyncEngine,
-    company_id: str,
-    *,
-    search: str | None,
-    include_closed: bool,
-    linked: bool | None,
-    after_code: str | None,
-    limit: int,
+    reader: AsyncEngine, query: PageQuery, *, linked: bool | None
 ) -> Sequence[Row[Any]] | None:
-    """The shown columns of customers by code, each with `linked_client_id`; None when the
-    company has no Directo connection.
-
-    `search` must already be folded (lower case, no diacritics). Paging by code is stable
-    while imports run: codes never change, new ones just appear in their place.
-    """
-    statement = _customers_statement(
-        include_closed=include_closed,
-        search=bool(search),
-        after=after_code is not None,
-        linked=linked,
-    )
-    return await _run(reader, statement, _parameters(company_id, search, after_code, limit))
+    """`CUSTOMER_COLUMNS` and the linked client id of customers by code; None when the
+    company has no Directo connection."""
+    return await _run(reader, _customers_statement(_shape(query), linked), query)
 
 
-async def articles_page(
-    reader: AsyncEngine,
-    company_id: str,
-    *,
-    search: str | None,
-    include_closed: bool,
-    after_code: str | None,
-    limit: int,
-) -> Sequence[Row[Any]] | None:
-    """The shown columns of articles by code; None when the company has no connection."""
-    statement = _articles_statement(
-        include_closed=include_closed, search=bool(search), after=after_code is not None
-    )
-    return await _run(reader, statement, _parameters(company_id, search, after_code, limit))
+async def articles_page(reader: AsyncEngine, query: PageQuery) -> Sequence[Row[Any]] | None:
+    """`ARTICLE_COLUMNS` of articles by code; None when the company has no connection."""
+    return await _run(reader, _articles_statement(_shape(query)), query)

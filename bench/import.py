@@ -20,7 +20,10 @@ What it measures, in one run:
    straightforward implementation would do.
 
 Each measured phase (1, 3, 4) starts after a `CHECKPOINT`, so none pays for writing back
-the pages an earlier phase dirtied. The machine may be shared: run it more than once.
+the pages an earlier phase dirtied. The machine may be shared: run it more than once (the
+load average before and after is printed with the figures). The import uses two cores at
+once (PostgreSQL, and the parse beside it) where the naive path uses about one, so other
+work on a 2-core machine slows the import more than the naive path.
 
 Targets: import ≥ 40% of COPY throughput, ≥ 20× the naive path, peak RSS ≤ 200 MB.
 """
@@ -245,6 +248,7 @@ def main() -> None:
 
     from app.db.admin import drop_database
 
+    load_before = os.getloadavg()
     database_url = f"{POSTGRES}/gw_bench_{uuid.uuid4().hex[:8]}"
     sandbox, sandbox_url = start_sandbox(args.customers)
     try:
@@ -262,6 +266,12 @@ def main() -> None:
         asyncio.run(drop_database(database_url))
 
     report(first, second, copied, copy_seconds, sampled, naive_seconds)
+    print(
+        "load average (1, 5, 15 min): before "
+        + ", ".join(f"{value:.2f}" for value in load_before)
+        + "; after "
+        + ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    )
 
 
 def report(

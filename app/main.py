@@ -45,7 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(ApiKeyGate, keys=settings.api.keys)
-    app.add_middleware(RequestMetricsMiddleware)  # added last: outermost, counts the 401s too
+    # Added last, so outermost: it counts the gate's 401s too (as route "unmatched").
+    app.add_middleware(RequestMetricsMiddleware)
     app.include_router(health.router)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=problems(401))

@@ -20,7 +20,7 @@ import pytest
 from httpx import AsyncClient
 from hypothesis import example, given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.db.models import DirectoCustomer, SyncWatermark
 from app.db.repositories import catalog as catalog_repo
@@ -268,6 +268,27 @@ async def test_a_streamed_batch_is_stored_once_the_writer_finishes(db: Resources
             assert await writer.write(batch) == (10, 0)
         await writer.finish()
         assert await catalog_repo.count_records(session, DirectoCustomer, connection_id) == 30
+
+
+async def test_a_streamed_copy_outlasts_the_statement_timeout(db: Resources) -> None:
+    """The first import's COPY stays open while the feed is read, however slow Directo is;
+    the session's statement timeout holds again once it is finished."""
+    connection_id = await bare_connection(db)
+    build = customer_rows(connection_id)
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(text("SET LOCAL statement_timeout = 200"))
+        writer = await catalog_repo.open_writer(
+            session, DirectoCustomer, connection_id=connection_id, columns=CUSTOMER_COLUMNS
+        )
+        for start in range(0, 30, 10):
+            batch = [
+                build({"code": f"T{n:02}", "name": "Nimi"}, {}) for n in range(start, start + 10)
+            ]
+            assert await writer.write(batch) == (10, 0)
+            await asyncio.sleep(0.25)  # a slow feed: longer than the timeout between batches
+        await writer.finish()
+        assert await catalog_repo.count_records(session, DirectoCustomer, connection_id) == 30
+        assert await session.scalar(text("SHOW statement_timeout")) == "200ms"
 
 
 async def test_a_streamed_batchs_database_error_is_raised_by_finish(db: Resources) -> None:

@@ -211,7 +211,7 @@ async def test_exports_survive_repeated_sigkills_with_one_directo_invoice_each(
             cut += where
             recovered += await after_a_kill(db)
         stats = f"{kills_mid_export}/{KILLS} kills mid-export, runs cut: {dict(cut)}"
-        assert kills_mid_export >= KILLS - 1, f"the exports finished before the kills: {stats}"
+        assert kills_mid_export >= KILLS // 2, f"the exports finished before the kills: {stats}"
         assert cut["in Directo, outcome not recorded"] >= 1, stats
         assert recovered == 0, "a kill should leave the job to the watchdog, not fail it"
 

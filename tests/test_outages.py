@@ -67,13 +67,20 @@ async def test_api_is_not_ready_during_a_database_outage_and_recovers_by_itself(
 async def test_connections_the_server_closed_are_never_handed_out(
     client: AsyncClient, db: Resources
 ) -> None:
-    """After a restart every pooled connection is dead; the first request must not see one."""
-    # Fill the pool with several idle connections.
-    await asyncio.gather(*(client.get("/readyz") for _ in range(6)))
+    """After a restart every pooled connection is dead; the first request must not see one,
+    neither on the units of work's pool nor on the list routes' reader pool."""
+    preview = "/v1/companies/no-such-firm/directo/customers"  # 404 once the query has run
+
+    async def requests() -> list[int]:
+        answers = await asyncio.gather(
+            *(client.get("/readyz") for _ in range(6)), *(client.get(preview) for _ in range(6))
+        )
+        return [answer.status_code for answer in answers]
+
+    assert await requests() == [200] * 6 + [404] * 6  # both pools hold idle connections
     await _set_database_open(db, open_=False)  # terminates every backend
     await _set_database_open(db, open_=True)
     await asyncio.sleep(0.2)  # the pooled sockets see the server's close
-    answers = await asyncio.gather(*(client.get("/readyz") for _ in range(6)))
-    assert [answer.status_code for answer in answers] == [200] * 6
+    assert await requests() == [200] * 6 + [404] * 6
     job = await client.post("/v1/diagnostics/ping")
     assert job.status_code == 202, job.text

@@ -11,7 +11,7 @@ from typing import Any
 from httpx import AsyncClient
 from sqlalchemy import select
 
-from app.db.models import Job, SyncWatermark
+from app.db.models import Job, JobStatus, SyncWatermark
 from app.directo.sandbox import SandboxState
 from app.exports.jobs import exports_tick
 from app.jobs.names import JobName
@@ -56,6 +56,12 @@ async def sent_export(client: AsyncClient, db: Resources, sandbox: SandboxState)
     exported = await export_and_send(client, db, invoice())
     assert exported["status"] == "sent"
     await poll(db)
+    # A connection with a freshly sent export is polled at once (by the tick or just now).
+    async with db.sessionmaker() as session:
+        polled = await session.scalar(
+            select(Job.status).where(Job.kind == JobName.PAYMENT_POLL.value)
+        )
+    assert polled == JobStatus.SUCCEEDED
     assert (await get_export(client, exported["id"]))["payment"]["status"] == "unpaid"
     return exported
 

@@ -17,8 +17,15 @@ from app.config import DatabaseSettings
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    """The engine for units of work (sessions, transactions)."""
-    return _engine(settings, pool_size=settings.pool_size, max_overflow=settings.max_overflow)
+    """The engine for units of work (sessions, transactions): each checkout pings, so a
+    connection that died unseen (a dropped idle connection, a failover) is replaced
+    before a job or a write uses it."""
+    return _engine(
+        settings,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+    )
 
 
 def create_reader_engine(settings: DatabaseSettings) -> AsyncEngine:
@@ -30,14 +37,29 @@ def create_reader_engine(settings: DatabaseSettings) -> AsyncEngine:
     negotiation, a backend process, the statement prepared again). A read holds its
     connection for one statement only, so waiting for one is short. Its own pool means a
     read never waits behind a unit of work, and connects only when first used.
+
+    No ping per checkout (a round trip for a one-statement read): a connection the server
+    has closed is refused for free (`_refuse_closed_connection`), and connections are
+    renewed every `_READER_RECYCLE_SECONDS` so none idles long enough to be dropped unseen
+    by the network. A read on a connection that breaks anyway fails with a 503, and the
+    pool then replaces every connection older than the failure.
     """
-    return _engine(
-        settings, pool_size=settings.read_pool_size, max_overflow=0, isolation_level="AUTOCOMMIT"
+    engine = _engine(
+        settings,
+        pool_size=settings.read_pool_size,
+        max_overflow=0,
+        pool_recycle=_READER_RECYCLE_SECONDS,
+        isolation_level="AUTOCOMMIT",
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+_READER_RECYCLE_SECONDS = 300
 
 
 def _engine(settings: DatabaseSettings, **options: Any) -> AsyncEngine:
-    engine = create_async_engine(
+    return create_async_engine(
         settings.url,
         connect_args={
             "server_settings": {
@@ -47,18 +69,13 @@ def _engine(settings: DatabaseSettings, **options: Any) -> AsyncEngine:
         },
         **options,
     )
-    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
-    return engine
 
 
 def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     """Hand out no pooled connection the server has closed (a restart, a terminated backend).
 
     asyncpg notices the server closing its socket as soon as it happens, so the check costs
-    nothing; `pool_pre_ping` would cost three round trips per checkout (it pings inside a
-    transaction of its own). The pool replaces a refused connection with a fresh one. A
-    connection that breaks while in use fails that one statement, and the pool then drops
-    every connection older than the failure.
+    nothing. The pool replaces a refused connection with a fresh one.
     """
     if dbapi_connection.driver_connection.is_closed():
         raise exc.DisconnectionError("the server closed this pooled connection")

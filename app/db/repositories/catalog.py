@@ -151,6 +151,7 @@ class CatalogWriter:
         # The codes written, while every one is known to be new (None: look batches up).
         self._written: set[str] | None = set() if started_empty else None
         self._stream: _CopyStream | None = None
+        self._statement_timeout = "0"  # the session's, saved while a stream lifts it
 
     async def write(self, records: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         """Write one batch; returns (inserted, updated).
@@ -167,7 +168,7 @@ class CatalogWriter:
             if len(codes) == len(records) and self._written.isdisjoint(codes):
                 self._written |= codes
                 if self._stream is None:
-                    self._stream = _CopyStream(self._driver, self._sql.table, self._columns)
+                    self._stream = await self._open_stream()
                 await self._stream.send(records)
                 return len(records), 0
             self._written = None  # a code seen before: from now on, look up what is held
@@ -204,6 +205,15 @@ class CatalogWriter:
             except BaseException:
                 stream.abort()  # never leave the connection inside a COPY
                 raise
+            await self._driver.execute(_SET_TIMEOUT, self._statement_timeout)
+
+    async def _open_stream(self) -> _CopyStream:
+        # A COPY from the client counts the time it waits for rows against
+        # `statement_timeout`, and this one waits for the rest of the feed (minutes, from
+        # a slow Directo): lift the timeout while it is open, in this transaction only.
+        self._statement_timeout = await self._driver.fetchval("SHOW statement_timeout")
+        await self._driver.execute(_SET_TIMEOUT, "0")
+        return _CopyStream(self._driver, self._sql.table, self._columns)
 
     async def _copy(self, records: Sequence[tuple[Any, ...]]) -> None:
         await self._driver.copy_records_to_table(
@@ -217,6 +227,9 @@ class CatalogWriter:
         updated = await self._driver.fetchval(self._sql.merge)
         await self._driver.execute(self._sql.clear_stage)
         return int(updated)
+
+
+_SET_TIMEOUT = "SELECT set_config('statement_timeout', $1, true)"
 
 
 class _CopyStream:
@@ -255,9 +268,13 @@ class _CopyStream:
 
     async def _hand(self, item: Sequence[tuple[Any, ...]] | None) -> None:
         putting = asyncio.ensure_future(self._batches.put(item))
-        await asyncio.wait((putting, self._copy), return_when=asyncio.FIRST_COMPLETED)
-        if not putting.done():  # the COPY ended without taking it: it failed
-            putting.cancel()
+        try:
+            await asyncio.wait((putting, self._copy), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            taken = putting.done()
+            if not taken:  # the COPY ended without taking it, or this wait was cancelled
+                putting.cancel()
+        if not taken:  # the COPY ended: it failed
             await self._copy
             raise RuntimeError("the COPY ended before its rows did")  # pragma: no cover
 

@@ -120,6 +120,17 @@ _INLINE: dict[Callable[[str | None], Any], str] = {
 }
 
 
+# What the generated converters call, by the names `_INLINE`'s snippets use.
+_CONVERTERS: dict[str, Any] = {
+    "_EMPTY": _EMPTY,
+    "_Decimal": Decimal,
+    "_STRICT": _STRICT,
+    "_iso": datetime.fromisoformat,
+    "_decimal": values.parse_decimal,
+    "_datetime": values.parse_datetime,
+}
+
+
 def _compile(
     model: type[M],
     fields: list[str],
@@ -145,12 +156,7 @@ def _compile(
         "_fields_set": {"raw", *fields},
         "_object_new": object.__new__,
         "_set": object.__setattr__,
-        "_EMPTY": _EMPTY,
-        "_Decimal": Decimal,
-        "_STRICT": _STRICT,
-        "_iso": datetime.fromisoformat,
-        "_decimal": values.parse_decimal,
-        "_datetime": values.parse_datetime,
+        **_CONVERTERS,
     }
     parts = ['"raw": attrs']
     for name in fields:
@@ -210,12 +216,7 @@ def reader(feed: Feed[Any], field: str) -> Callable[[Attrs, Children], Any]:
     if field not in spec.convert:
         raise ValueError(f"{feed.name} records have no typed field {field!r}")
     namespace: dict[str, Any] = {
-        "_EMPTY": _EMPTY,
-        "_Decimal": Decimal,
-        "_STRICT": _STRICT,
-        "_iso": datetime.fromisoformat,
-        "_decimal": values.parse_decimal,
-        "_datetime": values.parse_datetime,
+        **_CONVERTERS,
         "_build": spec.build,
     }
     attr, conv = spec.convert[field]

@@ -41,12 +41,11 @@ from app.jobs.names import JobName
 from app.resources import Resources
 from app.sync.catalogue import (
     CUSTOMER_COLUMNS,
-    canonical_json,
-    customer_record,
     fold,
     read_ahead,
 )
 from app.sync.refresh import start_due_refreshes
+from tests.catalogue_reference import canonical_json, customer_record
 from tests.helpers import run_worker_burst
 
 COMPANY = "firm-1"

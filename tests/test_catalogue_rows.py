@@ -33,11 +33,10 @@ from app.sync import catalogue
 from app.sync.catalogue import (
     ARTICLE_COLUMNS,
     CUSTOMER_COLUMNS,
-    article_record,
     article_rows,
-    customer_record,
     customer_rows,
 )
+from tests.catalogue_reference import article_record, customer_record
 from tests.helpers import run_worker_burst
 from tests.test_catalogue import BASE, all_customers, bare_connection
 

@@ -14,8 +14,8 @@
 
 Records become rows on the codec's parse thread, straight from the parser's attribute
 dicts (`customer_rows` / `article_rows`): no model is built for them, and the event loop
-only hands the finished rows to the writer. `customer_record` / `article_record` build the
-same rows from the feed's models; the tests hold the two to that.
+only hands the finished rows to the writer. The tests hold them to the rows the feed's
+models give (`tests/catalogue_reference.py`).
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ from app.db.repositories import connections as connection_repo
 from app.directo import feeds
 from app.directo.errors import DirectoError
 from app.directo.feeds import Attrs, Children
-from app.directo.schemas import DirectoCustomer as CustomerRecord
-from app.directo.schemas import DirectoItem as ItemRecord
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
 from app.sync.imports import Feed
 from app.webhooks.types import EventType
@@ -70,22 +68,7 @@ def fold(text: str) -> str:
     return _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", folded))
 
 
-def canonical_json(record: CustomerRecord | ItemRecord) -> bytes:
-    """The record's raw attributes (with its datafields) as one canonical JSON document:
-    keys sorted, no spaces, UTF-8 (no \\u escapes). Both the stored `raw` and the
-    content-hash input, so equal content always hashes equally.
-
-    Byte for byte what ``json.dumps(…, sort_keys=True, ensure_ascii=False,
-    separators=(",", ":")).encode()`` gives (hashes stored before stay valid), at a
-    fraction of its cost; the tests hold the two to that.
-    """
-    raw: dict[str, Any] = record.raw
-    if record.datafields:
-        raw = {**raw, "datafields": [field.raw for field in record.datafields]}
-    return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-
-
-# The columns an import writes, in the order `customer_record` / `article_record` give them.
+# The columns an import writes, in the order `customer_rows` / `article_rows` give them.
 COMMON_COLUMNS = (
     "connection_id",
     "code",
@@ -104,52 +87,6 @@ CUSTOMER_COLUMNS = (
 ARTICLE_COLUMNS = (*COMMON_COLUMNS, "unit")
 
 
-def customer_record(record: CustomerRecord, connection_id: uuid.UUID) -> tuple[Any, ...]:
-    """One `directo_customers` row, in `CUSTOMER_COLUMNS` order.
-
-    A flat tuple, built once per record of a feed: no per-row dicts to build and take
-    apart again (the batch is copied column by column as it stands).
-    """
-    document = canonical_json(record)
-    search = " ".join(filter(None, (record.name, record.code, record.regno, record.vatregno)))
-    return (
-        connection_id,
-        record.code,
-        record.name or "",
-        record.closed,
-        record.ts,
-        document.decode(),
-        hashlib.sha256(document).digest(),
-        fold(search),
-        record.regno,
-        record.vatregno,
-        record.address1,
-        record.address2,
-        record.address3,
-        record.county,
-        record.country,
-        record.contact,
-        record.email,
-        record.phone,
-    )
-
-
-def article_record(record: ItemRecord, connection_id: uuid.UUID) -> tuple[Any, ...]:
-    """One `directo_articles` row, in `ARTICLE_COLUMNS` order."""
-    document = canonical_json(record)
-    return (
-        connection_id,
-        record.code,
-        record.name or "",
-        record.closed,
-        record.ts,
-        document.decode(),
-        hashlib.sha256(document).digest(),
-        fold(" ".join(filter(None, (record.name, record.code)))),
-        record.unit,
-    )
-
-
 RowBuilder = Callable[[Attrs, Children], tuple[Any, ...]]
 _NO_CHILDREN: Children = {}
 _CODE = COMMON_COLUMNS.index("code")
@@ -161,7 +98,8 @@ _ITEM_TS = feeds.reader(feeds.ITEMS, "ts")
 
 def customer_rows(connection_id: uuid.UUID) -> RowBuilder:
     """A record builder for the customer feed giving `directo_customers` rows: what
-    `customer_record` makes of the feed's model, made from the attributes directly.
+    `tests/catalogue_reference.customer_record` makes of the feed's model, made from the
+    attributes directly.
 
     It runs on the parse thread once per record, so it reads each attribute once and
     calls nothing it can do without (this and the parse are most of an import's own CPU
@@ -172,7 +110,7 @@ def customer_rows(connection_id: uuid.UUID) -> RowBuilder:
     def row(attrs: Attrs, found: Children = _NO_CHILDREN) -> tuple[Any, ...]:
         ts = _CUSTOMER_TS(attrs, found)
         get = attrs.get
-        fields = found.get("datafields")  # `canonical_json`'s document
+        fields = found.get("datafields")  # the canonical JSON document: keys sorted, compact, UTF-8
         document = dumps({**attrs, "datafields": fields} if fields else attrs, option=sort_keys)
         name, code = get("name"), get("code") or ""
         regno, vatregno = get("regno") or None, get("vatregno") or None
@@ -202,7 +140,7 @@ def customer_rows(connection_id: uuid.UUID) -> RowBuilder:
 
 def article_rows(connection_id: uuid.UUID) -> RowBuilder:
     """Like `customer_rows`, for the item feed: `directo_articles` rows as
-    `article_record` makes them."""
+    `tests/catalogue_reference.article_record` makes them."""
     dumps, sort_keys, sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
 
     def row(attrs: Attrs, found: Children = _NO_CHILDREN) -> tuple[Any, ...]:

@@ -1,0 +1,25 @@
+"""payment term codes
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-03 12:00:00.000000+00:00
+
+Placeholder: filled in by the directo work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

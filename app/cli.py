@@ -117,9 +117,17 @@ def openapi(check: bool = typer.Option(False, help="Fail if openapi.yaml is out 
 
 @cli.command("rotate-keys")
 def rotate_keys() -> None:
-    """Re-encrypt every stored secret under the first configured encryption key."""
+    """Re-encrypt every stored secret under the first configured encryption key.
+
+    All or nothing (one transaction). Exits 1 with one line naming the problem — a key
+    missing from the ring, a secret that fails to decrypt, bad settings, a database error —
+    and nothing re-encrypted.
+    """
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app.resources import open_resources
-    from app.security.rotation import rotate_secrets
+    from app.security.rotation import RotationFailed, rotate_secrets
 
     async def run() -> str:
         async with open_resources(get_settings()) as resources:
@@ -129,11 +137,28 @@ def rotate_keys() -> None:
         return (
             f"re-encrypted under key {primary!r}: {report['connections']} connection tokens, "
             f"{report['webhook_endpoints']} webhook secrets, "
-            f"{report['callback_secrets']} callback secrets"
+            f"{report['callback_secrets']} callback secrets; every stored secret is now "
+            f"under {primary!r}"
         )
 
-    _exit_on_missing_dependencies()
-    typer.echo(asyncio.run(run()))
+    def fail(reason: str) -> None:
+        typer.secho(f"rotate-keys failed: {reason}; nothing was re-encrypted", err=True)
+        raise typer.Exit(code=1)
+
+    try:
+        _exit_on_missing_dependencies()
+        typer.echo(asyncio.run(run()))
+    except RotationFailed as error:
+        fail(f"{error.code}: {error.detail}")
+    except ValidationError as error:  # only pydantic's messages: never an input value
+        problems = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        fail("invalid settings: " + "; ".join(problems))
+    except (SQLAlchemyError, OSError) as error:
+        # The driver's own first line ("relation … does not exist"), not SQLAlchemy's text,
+        # which carries the statement and its parameters (ciphertexts).
+        cause = getattr(error, "orig", None) or error
+        first_line = (str(cause).splitlines() or [""])[0]
+        fail(f"database error ({type(cause).__name__}: {first_line})")
 
 
 @cli.command()

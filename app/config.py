@@ -60,6 +60,14 @@ class ApiSettings(BaseModel):
         description="Bearer keys accepted by the API; several at once allow rotation",
     )
 
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="Largest request body accepted (413 beyond it). The largest invoice the "
+        "export accepts, every text at its maximum and escaped as \\uXXXX, is 4.6 MB",
+    )
+
     _split = field_validator("keys", mode="before")(_split_list)
 
     @field_validator("keys")
@@ -117,6 +125,14 @@ class DirectoSettings(BaseModel):
     )
     retry_max_delay: float = Field(default=600.0, ge=0)
     max_concurrency_per_connection: int = Field(default=4, ge=1)
+    date_format: Literal["dmy", "iso"] = Field(
+        default="dmy",
+        description=(
+            "How dates in filters are written: dmy = dd.mm.yyyy (Directo's wiki), "
+            "iso = yyyy-mm-dd; the connection test reports date_format_mismatch when "
+            "Directo reads the other one"
+        ),
+    )
 
 
 class WebhookSettings(BaseModel):

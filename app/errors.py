@@ -11,8 +11,10 @@ unexpected exception becomes a 500 whose body reveals nothing of its cause.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, get_args
 
 import structlog
 from fastapi import FastAPI, Request
@@ -21,6 +23,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.db import errors as db_errors
+from app.security.crypto import EncryptionKeyMissing
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger(__name__)
@@ -107,7 +112,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
-    413: "payload_too_large",
+    413: "body_too_large",
     415: "unsupported_media_type",
 }
 
@@ -140,16 +145,53 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(AppError(code, detail, status=exc.status_code, headers=headers))
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _only_model(annotation: Any) -> type[BaseModel] | None:
+    """The one model `annotation` holds (`X`, `X | None`, `list[X]` …), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    found = {model for arg in get_args(annotation) if (model := _only_model(arg))}
+    return found.pop() if len(found) == 1 else None
+
+
+def _fields_around(request: Request, loc: Sequence[str | int]) -> list[str]:
+    """The field names beside `loc` in the route's body model ([] when unknown)."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    model = _only_model(body_field.field_info.annotation) if body_field else None
+    for part in loc[1:-1]:  # after "body"; list indexes pass through
+        if isinstance(part, str):
+            field = model.model_fields.get(part) if model else None
+            model = _only_model(field.annotation) if field else None
+    return list(model.model_fields) if model else []
+
+
+def _unknown_field(request: Request, loc: Sequence[str | int]) -> ProblemItem:
+    """A body field the model does not have: named, with the likeliest intended one."""
+    name = str(loc[-1])
+    close = difflib.get_close_matches(name, _fields_around(request, loc), n=1)
+    fix = f"Did you mean '{close[0]}'? " if close else ""
+    return ProblemItem(
+        code="extra_forbidden",
+        message=f"Unknown field '{name}': this request has no such field.",
+        loc=list(loc),
+        fix=fix + "Remove the field or correct its name (see openapi.yaml).",
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    items = [
-        ProblemItem(
-            code=str(err.get("type", "invalid")),
-            message=str(err.get("msg", "invalid value")),
-            loc=[part if isinstance(part, int) else str(part) for part in err.get("loc", ())],
+    items = []
+    for err in exc.errors():
+        loc = [part if isinstance(part, int) else str(part) for part in err.get("loc", ())]
+        if err.get("type") == "extra_forbidden" and loc[:1] == ["body"]:
+            items.append(_unknown_field(request, loc))
+            continue
+        items.append(
+            ProblemItem(
+                code=str(err.get("type", "invalid")),
+                message=str(err.get("msg", "invalid value")),
+                loc=loc,
+            )
         )
-        for err in exc.errors()
-    ]
     return problem_response(
         AppError(
             "validation_failed",
@@ -160,29 +202,34 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-# Errors that are the request's own fault or a bug, not the database being away.
-_NOT_AN_OUTAGE = (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError)
-_TEXT_NOT_STORABLE = "22021"  # character_not_in_repertoire
+_NOT_STORABLE = {
+    db_errors.DatabaseFailure.TEXT_NOT_STORABLE: (
+        "The request holds text that cannot be stored (a NUL character or an unpaired surrogate)."
+    ),
+    db_errors.DatabaseFailure.VALUE_NOT_STORABLE: (
+        "A value in the request cannot be stored: a date, a number or a text outside the "
+        "range the gateway keeps."
+    ),
+}
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    """PostgreSQL unreachable, restarting or refusing connections: 503, retry shortly."""
-    if getattr(getattr(exc, "orig", None), "sqlstate", None) == _TEXT_NOT_STORABLE:
-        # Text PostgreSQL cannot hold (a NUL character): the request's fault, not an outage.
-        return problem_response(
-            AppError(
-                "text_not_storable",
-                "The request holds text that cannot be stored (a NUL character).",
-                status=422,
-            )
-        )
-    if isinstance(exc, _NOT_AN_OUTAGE):
+    """A database error, answered by what it means (see `app.db.errors`): the request's
+    value → 422; busy → 503; no connection → 503 and an outage logged; else a bug → 500."""
+    failure = db_errors.classify(exc)
+    if failure in _NOT_STORABLE:
+        log.info("database_refused_value", failure=failure.value, error_type=type(exc).__name__)
+        return problem_response(AppError(failure.value, _NOT_STORABLE[failure], status=422))
+    if failure is db_errors.DatabaseFailure.BUG:
         return await _unexpected_error(request, exc)
-    log.warning("database_unavailable", error_type=type(exc).__name__)
+    busy = failure is db_errors.DatabaseFailure.BUSY
+    code = "database_busy" if busy else "database_unavailable"
+    log.warning(code, error_type=type(exc).__name__)
     return problem_response(
         AppError(
-            "database_unavailable",
-            "The gateway's database is unavailable; retry in a few seconds.",
+            code,
+            f"The gateway's database is {'busy' if busy else 'unavailable'}; "
+            "retry in a few seconds.",
             status=503,
             headers={"Retry-After": "5"},
         )
@@ -202,6 +249,31 @@ async def _connection_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def encryption_key_missing(exc: EncryptionKeyMissing) -> AppError:
+    """503 naming the missing key id (never the secret): this replica lacks a key that
+    another has, so the operator's fix is configuration and a client may retry."""
+    return AppError(
+        exc.code,
+        str(exc),
+        status=503,
+        errors=[
+            ProblemItem(
+                code=exc.code,
+                message=str(exc),
+                fix=f"Add the key with id {exc.key_id!r} to GATEWAY_ENCRYPTION__KEYS of every "
+                "API and worker process (README: Rotating the encryption key).",
+                context={"key_id": exc.key_id},
+            )
+        ],
+    )
+
+
+async def _encryption_key_missing(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, EncryptionKeyMissing)
+    log.error("encryption_key_missing", key_id=exc.key_id)
+    return problem_response(encryption_key_missing(exc))
+
+
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return problem_response(
@@ -213,6 +285,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(EncryptionKeyMissing, _encryption_key_missing)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
     app.add_exception_handler(sa_exc.TimeoutError, _database_error)
     app.add_exception_handler(OSError, _connection_error)

@@ -8,9 +8,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from app.api import catalogue, connections, exports, health, jobs, reloads, statistics, webhooks
+from app.api import (
+    catalogue,
+    connections,
+    exports,
+    health,
+    jobs,
+    payment_terms,
+    reloads,
+    statistics,
+    webhooks,
+)
 from app.api.deps import ApiKeyGate, require_api_key
+from app.api.limits import BodyLimit
 from app.api.openapi import install_openapi
+from app.api.pagination import Cursors
 from app.api.responses import problems
 from app.config import Settings, get_settings
 from app.errors import install_error_handlers
@@ -42,8 +54,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
+    app.state.cursors = Cursors.from_settings(settings)
     install_error_handlers(app)
     install_openapi(app)
+    # Innermost first. The key is checked before the body's size, so an anonymous caller
+    # learns nothing but 401 and its body is never read: 401, then 413, then 404/422.
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(ApiKeyGate, keys=settings.api.keys)
     # Added last, so outermost: it counts the gate's 401s too (as route "unmatched").
     app.add_middleware(RequestMetricsMiddleware)
@@ -57,5 +73,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(statistics.router)
     v1.include_router(reloads.router)
     v1.include_router(exports.router)
+    v1.include_router(payment_terms.router)
     app.include_router(v1)
     return app

@@ -16,6 +16,11 @@ HTTP_LATENCY = Histogram(
     "gateway_http_request_seconds", "HTTP request latency", ["method", "route"]
 )
 JOBS_FINISHED = Counter("gateway_jobs_finished_total", "Jobs finished", ["job", "status"])
+CRON_TICKS = Counter(
+    "gateway_cron_ticks_total",
+    "Worker cron ticks run, per deployment queue",
+    ["cron", "queue", "outcome"],
+)
 DIRECTO_CALLS = Counter(
     "gateway_directo_calls_total", "Calls to Directo", ["what", "operation", "outcome"]
 )

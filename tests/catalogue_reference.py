@@ -16,7 +16,8 @@ from app.sync.catalogue import fold
 
 
 def canonical_json(record: CustomerRecord | ItemRecord) -> bytes:
-    """The record's raw attributes (with its datafields) as one canonical JSON document:
+    """The record's `raw` (its attributes and the child containers its model does not type,
+    e.g. `supplieritems`) with its datafields, as one canonical JSON document:
     keys sorted, no spaces, UTF-8 (no \\u escapes). Both the stored `raw` and the
     content-hash input, so equal content always hashes equally.
 

@@ -1,4 +1,5 @@
-"""A real HTTP receiver on loopback for webhook tests: records requests, answers from a script."""
+"""A real HTTP receiver on loopback for webhook tests: records requests, answers from a script
+(or, per path, always the same answer — hostile headers included)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     delays: dict[str, float] = field(default_factory=dict)
+    answers: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -32,6 +34,10 @@ class Receiver:
     def respond(self, *statuses: int, headers: dict[str, str] | None = None) -> None:
         """Answer the next requests with these statuses (then 200)."""
         self.script.extend((status, headers or {}) for status in statuses)
+
+    def always(self, path: str, status: int, *, headers: dict[str, str] | None = None) -> None:
+        """Answer every request to `path` with this status and these headers."""
+        self.answers[path] = (status, headers or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
@@ -44,7 +50,11 @@ class Receiver:
         headers = {key.decode(): value.decode() for key, value in scope["headers"]}
         self.requests.append(Received(path=scope["path"], headers=headers, body=body))
         await asyncio.sleep(self.delays.get(scope["path"], 0))
-        status, extra = self.script.pop(0) if self.script else (200, {})
+        if scope["path"] in self.answers:
+            status, extra = self.answers[scope["path"]]
+        else:
+            status, extra = self.script.pop(0) if self.script else (200, {})
+        # UTF-8 on the wire, as a careless receiver sends it ("²" arrives as two bytes).
         raw_headers = [(key.encode(), value.encode()) for key, value in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": b"ok"})

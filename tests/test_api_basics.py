@@ -108,7 +108,10 @@ async def test_health_needs_no_key(client: AsyncClient) -> None:
 async def test_ready_when_postgres_and_redis_answer(client: AsyncClient) -> None:
     response = await client.get("/readyz", headers={"Authorization": ""})
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"postgres": "ok", "redis": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"postgres": "ok", "redis": "ok", "encryption_keys": "ok"},
+    }
 
 
 async def test_metrics_are_prometheus_text(client: AsyncClient) -> None:

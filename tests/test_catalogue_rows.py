@@ -14,6 +14,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -49,6 +50,11 @@ moments = st.one_of(
     st.datetimes(min_value=dt.datetime(1900, 1, 1)).map(lambda d: d.isoformat(timespec="seconds")),
     st.datetimes(min_value=dt.datetime(1900, 1, 1)).map(lambda d: d.strftime("%d.%m.%Y %H:%M")),
     st.dates().map(lambda d: d.strftime("%d.%m.%Y")),
+    # With a zone offset: both paths convert it to Directo's local time.
+    st.datetimes(
+        min_value=dt.datetime(1900, 1, 2),
+        timezones=st.sampled_from([dt.UTC, ZoneInfo("Asia/Tokyo")]),
+    ).map(lambda d: d.isoformat(timespec="seconds")),
     st.sampled_from(["2025-13-01", "31.02.2025", "1.2", "yesterday", "10.03.2025 8", "."]),
     xml_text,
 )
@@ -85,7 +91,7 @@ datafield_attrs = st.dictionaries(
     st.sampled_from(["code", "content", "param", "other"]), xml_text, max_size=4
 )
 # A record's child containers as the parser hands them: absent, empty, or some entries
-# (an unrelated container too, which neither path reads).
+# (a container the models do not type too, which both paths keep in the stored raw).
 children = st.fixed_dictionaries(
     {},
     optional={
@@ -126,6 +132,11 @@ def fast_row(
 @example(attrs={"ts": "junk", "balance": "NaN"}, found={"datafields": []})
 @example(attrs={"datafields": "own", "name": "Õie"}, found={"datafields": [{}]})
 @example(attrs={"name": "", "code": "", "regno": "", "vatregno": "E"}, found={})
+@example(attrs={"code": "K1", "ts": "9999-12-31T23:30:00+00:00"}, found={})  # past 9999 locally
+@example(
+    attrs={"code": "K1", "ts": "2025-07-01T21:30:00+00:00"},
+    found={"datafields": [], "supplieritems": [{"code": "S"}], "other": []},
+)
 def test_customer_rows_are_the_model_paths_rows(
     attrs: dict[str, str], found: dict[str, list[dict[str, str]]]
 ) -> None:
@@ -139,6 +150,10 @@ def test_customer_rows_are_the_model_paths_rows(
 @given(attrs=item_attrs, found=children)
 @example(attrs={"class": "TEENUS", "salesprice": "1e400000"}, found={})
 @example(attrs={"ts": "10.03.2025 08:02", "salesprice": "-0.00"}, found={"datafields": [{}]})
+@example(
+    attrs={"code": "A", "supplieritems": "an attribute"},
+    found={"datafields": [{"code": "X"}], "supplieritems": [{"supplier": "H1"}]},
+)
 def test_article_rows_are_the_model_paths_rows(
     attrs: dict[str, str], found: dict[str, list[dict[str, str]]]
 ) -> None:

@@ -62,11 +62,16 @@ async def test_connect_with_a_padded_token_tests_stores_and_imports(
     assert body["connection"]["health"] == "ok"
     assert body["connection"]["scope"] == "company"
     assert body["test"]["ok"] is True
-    assert {c["capability"]: c["ok"] for c in body["test"]["capabilities"]} == {
-        "customers_out": True,
-        "articles_out": True,
-        "invoices_in": True,
+    assert {c["capability"]: (c["ok"], c["enables"]) for c in body["test"]["capabilities"]} == {
+        "customers_out": (True, ["customer_import"]),
+        "articles_out": (True, ["article_import", "invoice_export"]),
+        "invoices_in": (True, ["invoice_export"]),
+        "invoices_out": (True, ["invoice_export", "paid_status", "statistics"]),
+        "receipts_out": (True, ["paid_status", "statistics"]),
+        "purchases_out": (True, ["statistics"]),
+        "transactions_out": (True, ["statistics"]),
     }
+    assert (body["test"]["health"], body["test"]["missing_feeds"]) == ("ok", [])
     job = body["import_job"]
     assert (job["kind"], job["status"]) == ("customers_import", "queued")
     assert "sandbox-token-ee" not in response.text
@@ -124,6 +129,13 @@ async def test_a_token_without_items_shows_articles_out_not_activated(
     assert capabilities["articles_out"]["ok"] is False
     assert capabilities["articles_out"]["code"] == "feed_not_activated"
     assert "ask Directo to activate it" in capabilities["articles_out"]["hint"]
+    # Articles are imported for every connection: the connection works, degraded.
+    connection = response.json()["connection"]
+    assert (connection["health"], connection["missing_feeds"]) == ("degraded", ["articles_out"])
+    assert connection["health_hint"] == (
+        "Ask Directo to activate articles out (for article import) for this XML Direct key, "
+        "then test the connection again."
+    )
 
 
 async def test_stored_connection_test_is_visible_on_get(

@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from app.security.crypto import Sealed, SecretBox, SecretDecryptionError, mask_secret
+from app.security.crypto import (
+    EncryptionKeyMissing,
+    Sealed,
+    SecretBox,
+    SecretDecryptionError,
+    mask_secret,
+)
 
 
 def key(key_id: str, fill: bytes) -> SecretStr:
@@ -43,8 +49,11 @@ def test_rotation_old_ciphertext_opens_until_resealed_then_old_key_can_go() -> N
     assert resealed.key_id == "new"
     assert not rotating.needs_reseal(resealed)
     assert SecretBox([NEW]).open(resealed, context="connection:7") == "directo-token"
-    with pytest.raises(SecretDecryptionError, match="no configured encryption key has id 'old'"):
+    with pytest.raises(EncryptionKeyMissing, match="encryption key 'old'") as missing:
         SecretBox([NEW]).open(sealed_with_old, context="connection:7")
+    assert (missing.value.code, missing.value.key_id) == ("encryption_key_missing", "old")
+    assert "directo-token" not in str(missing.value)
+    assert SecretBox([NEW, OLD]).key_ids == {"new", "old"}
 
 
 def test_ciphertext_moved_to_another_row_or_tampered_does_not_open() -> None:

@@ -61,29 +61,69 @@ def row(**overrides: Any) -> dict[str, Any]:
         ("42", 42),
         ("A-0007", 7),
         ("2026/03-15", 20260315),
-        ("2147483647", 2147483647),
+        ("999999999", 999999999),
+        ("INV-0000000000042", 42),  # leading zeros are not digits of the number
     ],
 )
 def test_number_is_the_digits_in_order(number: str, expected: int) -> None:
     assert directo_number(number) == expected
 
 
-@pytest.mark.parametrize("number", ["INV-", "ARVE", "0000", "2147483648", "INV-2026-00000042-99"])
-def test_numbers_directo_cannot_take_are_refused(number: str) -> None:
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("INV-", "invoice_number_invalid"),
+        ("ARVE", "invoice_number_invalid"),
+        ("0000", "invoice_number_invalid"),
+        ("INV-2026-١٢", "invoice_number_invalid"),  # Arabic-Indic digits are not dropped
+        ("INV-２０２６-0042", "invoice_number_invalid"),  # nor full-width ones
+        ("INV-2026²", "invoice_number_invalid"),
+        ("1000000000", "invoice_number_too_long"),  # ten digits: Directo's int has nine
+        ("2147483647", "invoice_number_too_long"),
+        ("INV-2026-00000042-99", "invoice_number_too_long"),
+    ],
+)
+def test_numbers_directo_cannot_take_are_refused(number: str, code: str) -> None:
     with pytest.raises(MappingProblem) as problem:
         directo_number(number)
-    assert problem.value.item.code == "invoice_number_invalid"
-    assert problem.value.item.loc == ["number"]
+    assert (problem.value.item.code, problem.value.item.loc) == (code, ["number"])
+    assert problem.value.item.fix
+
+
+def test_foreign_digits_are_named_in_the_message() -> None:
+    with pytest.raises(MappingProblem) as problem:
+        directo_number("INV-2026-١٢")
+    assert problem.value.item.message == (
+        "Invoice number 'INV-2026-١٢' holds digits other than 0–9: '١' (U+0661), '٢' (U+0662)."
+        " Directo numbers are made of the invoice number's digits 0–9 only."
+    )
 
 
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=30))
 def test_number_rule_property(number: str) -> None:
     digits = "".join(c for c in number if c in "0123456789")
-    if digits and 0 < int(digits) <= DIRECTO_MAX_NUMBER:
+    foreign = any(c.isnumeric() and c not in "0123456789" for c in number)
+    if not foreign and digits and 0 < int(digits) <= DIRECTO_MAX_NUMBER:
         assert directo_number(number) == int(digits)
+        assert len(str(directo_number(number))) <= 9
     else:
         with pytest.raises(MappingProblem):
             directo_number(number)
+
+
+def test_mapped_term_codes_replace_the_day_count_and_the_due_date_is_always_sent() -> None:
+    codes = {14: "N14", 30: "30P"}
+    document = map_invoice(invoice(), customer_code="K1", auto_confirm=False, term_codes=codes)
+    assert document.document is not None
+    assert (document.document.paymentterm, document.document.duedate) == (
+        "N14",
+        dt.date(2026, 3, 16),
+    )
+    unmapped = map_invoice(
+        invoice(due_date="2026-03-09"), customer_code="K1", auto_confirm=False, term_codes=codes
+    ).document
+    assert unmapped is not None
+    assert (unmapped.paymentterm, unmapped.duedate) == ("7", dt.date(2026, 3, 9))
 
 
 def test_payment_term_is_days_between_dates_or_the_clients_period() -> None:

@@ -5,12 +5,14 @@ answer otherwise."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
 from typing import Any
 
 from httpx import AsyncClient
 
-from app.api.pagination import encode_cursor
+from app.api.pagination import Cursors
 from app.directo.codec import parse_document
 from app.directo.sandbox import SandboxState
 from app.resources import Resources
@@ -143,6 +145,7 @@ async def test_validate_returns_the_xml_and_sends_nothing(
         "directo_number": 20260042,
         "customer_code": "K000001",
         "payment_term_days": 14,
+        "payment_term": "14",
         "seller": "MARI",
         "confirm": False,
         "net_total": "330.00",
@@ -446,7 +449,10 @@ async def test_bad_input_is_a_clear_4xx_never_a_500(
     assert (odd_key.status_code, odd_key.json()["code"]) == (400, "idempotency_key_invalid")
     long_key = await client.post(INVOICES, json=invoice(), headers={"Idempotency-Key": "k" * 256})
     assert long_key.status_code == 422
-    naive = encode_cursor({"c": "2026-01-01T00:00:00", "i": "00000000-0000-0000-0000-000000000000"})
+    # Signed as the API signs, but with a time that has no offset (it never issues one).
+    naive = Cursors.from_settings(db.settings).after_row(
+        "exports", dt.datetime(2026, 1, 1), uuid.UUID(int=0)
+    )
     for params in ({"cursor": naive}, {"client_id": "a b"}, {"client_id": ""}):
         response = await client.get(INVOICES, params=params)
         assert response.status_code == 422, (params, response.text)

@@ -99,3 +99,24 @@ def test_payment_figures_of_an_invoice() -> None:
     assert net_only is not None
     assert (net_only.total, net_only.status) == (Decimal("124.00"), "unpaid")  # no balance given
     assert read_invoice(DirectoInvoice(number="1")) is None
+
+
+@pytest.mark.parametrize(
+    ("type_", "desc"),
+    [
+        (31, "Payment term not found: 14"),
+        (9, "Error on import: maksetingimus 14 puudub"),
+        (77, "Unknown paymentterm 14"),
+    ],
+)
+def test_a_refused_payment_term_is_named_with_its_fix(type_: int, desc: str) -> None:
+    problem = problem_for(put_result(type_, desc), ROWS, paymentterm="14")
+    assert (problem.code, problem.loc) == ("payment_term_unknown", ["due_date"])
+    assert problem.context == {"paymentterm": "14", "directo_type": type_, "directo_desc": desc}
+    assert problem.fix is not None
+    assert "payment-terms" in problem.fix
+
+
+def test_results_with_a_meaning_of_their_own_are_never_read_as_a_term() -> None:
+    problem = problem_for(put_result(11, "Duplicate payment term"), ROWS, paymentterm="14")
+    assert problem.code == "duplicate"

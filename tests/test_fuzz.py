@@ -12,10 +12,13 @@ answer must not be a 5xx and must match the documented response schema.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import threading
+import uuid
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -150,3 +153,59 @@ def test_api_answers_within_its_schema(
         ],
         timeout=30,
     )
+
+
+def _forged(position: dict[str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def test_hostile_requests_get_their_4xx_from_the_running_server(
+    live: tuple[str, dict[str, str]],
+) -> None:
+    """The cases a hostile review found, over real HTTP: forged cursors with extreme dates
+    (were 503 database_unavailable), a misspelt field (was 200, ignored), 150 MB bodies
+    declared or chunked (were accepted whole). A chunked upload is cut off near the limit:
+    the server closes the connection rather than drain the rest."""
+    url, ids = live
+    base = f"/v1/companies/{COMPANY}"
+    uploaded = 0
+
+    def upload() -> Iterator[bytes]:
+        nonlocal uploaded
+        for _ in range(150):
+            uploaded += 1
+            yield b" " * 1024 * 1024
+
+    cursors = {
+        f"{base}/directo/invoices": {"c": "0001-01-01T00:00:00+14:00", "i": str(uuid.UUID(int=0))},
+        f"{base}/webhook-endpoints/{ids['endpoint_id']}/deliveries": {
+            "created_at": "9999-12-31T23:59:59-14:00",
+            "id": str(uuid.UUID(int=0)),
+        },
+    }
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        answers = [
+            http.get(path, params={"cursor": _forged(position)})
+            for path, position in cursors.items()
+        ]
+        answers.append(http.put(f"{base}/directo", json={"auto_confirm_invoice": True}))
+        answers.append(
+            http.post(
+                f"{base}/webhook-endpoints",
+                content=upload(),
+                headers={"Content-Length": str(150 * 1024 * 1024)},
+            )
+        )
+        declared_upload, uploaded = uploaded, 0
+        answers.append(http.post(f"{base}/webhook-endpoints", content=upload()))
+    assert [(answer.status_code, answer.json()["code"]) for answer in answers] == [
+        (422, "cursor_invalid"),
+        (422, "cursor_invalid"),
+        (422, "validation_failed"),
+        (413, "body_too_large"),
+        (413, "body_too_large"),
+    ]
+    assert all(a.headers["content-type"] == "application/problem+json" for a in answers)
+    # Of 150 MiB: a declared length is refused unread (the client's first MiBs sit in
+    # socket buffers); a chunked body is read up to the limit (8 MiB). Neither is drained.
+    assert (declared_upload < 20, uploaded < 30) == (True, True), (declared_upload, uploaded)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 
-from httpx import AsyncClient
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.main import create_app
 from app.resources import Resources
+from tests.conftest import API_KEY
 from tests.helpers import run_worker_burst
 
 
@@ -84,3 +87,52 @@ async def test_connections_the_server_closed_are_never_handed_out(
     assert await requests() == [200] * 6 + [404] * 6
     job = await client.post("/v1/diagnostics/ping")
     assert job.status_code == 202, job.text
+
+
+async def test_every_kind_of_route_answers_an_outage_as_503_with_retry_after(
+    client: AsyncClient, db: Resources
+) -> None:
+    """The read pool's list routes, a unit of work's read and a write: each refused
+    connection is `database_unavailable` (not a 500 now that only data errors are 4xx)."""
+    company = "/v1/companies/outage-firm"
+    assert (await client.put(f"{company}/directo", json={})).status_code == 201
+    await _set_database_open(db, open_=False)
+    try:
+        answers = [
+            await client.get(f"{company}/directo/customers"),
+            await client.get(f"{company}/directo/invoices"),
+            await client.put(f"{company}/directo", json={"auto_confirm_invoices": True}),
+        ]
+    finally:
+        await _set_database_open(db, open_=True)
+    assert [(a.status_code, a.json()["code"], a.headers["retry-after"]) for a in answers] == [
+        (503, "database_unavailable", "5")
+    ] * 3
+
+
+async def test_a_statement_cut_by_the_timeout_is_database_busy_not_an_outage(
+    db: Resources,
+) -> None:
+    """A lock held elsewhere outlasts `statement_timeout`: the database is up, so 503
+    `database_busy` (retry), not `database_unavailable`."""
+    database = db.settings.database.model_copy(update={"statement_timeout_ms": 200})
+    app = create_app(db.settings.model_copy(update={"database": database}))
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(
+            transport=ASGITransport(app=manager.app),
+            base_url="http://gw.test",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        ) as http,
+        db.engine.connect() as holder,
+    ):
+        async with holder.begin():
+            await holder.execute(text("LOCK TABLE integrations IN ACCESS EXCLUSIVE MODE"))
+            busy = await http.get("/v1/companies/busy-firm/directo")
+        after = await http.get("/v1/companies/busy-firm/directo")
+    assert (busy.status_code, busy.json()["code"], busy.headers["retry-after"]) == (
+        503,
+        "database_busy",
+        "5",
+    )
+    assert (after.status_code, after.json()["code"]) == (404, "not_found")

@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
 
@@ -15,8 +16,9 @@ from app.db.models import Job, JobStatus, SyncWatermark
 from app.directo.sandbox import SandboxState
 from app.exports.jobs import exports_tick
 from app.jobs.names import JobName
+from app.payments import poll as poll_module
 from app.payments.poll import INVOICE_FEED, start_due_polls
-from app.payments.status import payment_status
+from app.payments.status import overpaid_amount, payment_status
 from app.resources import Resources
 from tests.exports_helpers import (
     DATABASE,
@@ -77,6 +79,7 @@ async def test_a_confirmed_receipt_makes_the_export_paid_within_one_poll_and_not
         "total": "409.20",  # 330.00 + 24 % VAT, as Directo computed it
         "balance": "409.20",
         "paid_amount": "0.00",
+        "overpaid_amount": "0.00",
         "paid_on": None,
         "checked_at": None,
         "changed_at": None,
@@ -101,6 +104,7 @@ async def test_a_confirmed_receipt_makes_the_export_paid_within_one_poll_and_not
         "total": "409.20",
         "balance": "0.00",
         "paid_amount": "409.20",
+        "overpaid_amount": "0.00",
         "paid_on": "2026-03-10",
     }
     (changed,) = await events(client, "invoice.payment_status_changed")
@@ -145,6 +149,7 @@ async def test_part_payments_move_through_partially_paid_to_paid(
         "total": "409.20",
         "balance": "309.20",
         "paid_amount": "100.00",
+        "overpaid_amount": "0.00",
         "paid_on": None,
         "checked_at": None,
         "changed_at": None,
@@ -195,9 +200,62 @@ async def test_polls_read_changes_by_ts_only_for_connections_with_unpaid_exports
     assert mark.last_run_at is not None
 
 
+async def test_an_overpaid_invoice_is_paid_with_the_surplus_shown(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    exported = await sent_export(client, db, sandbox)
+    sandbox.add_receipt(DATABASE, invoice=NUMBER, amount="500.00", day="2026-03-12")
+    assert await poll(db, now=later(16)) == 1
+    paid = await get_export(client, exported["id"])
+    assert paid["payment"] | {"checked_at": None, "changed_at": None} == {
+        "status": "paid",
+        "total": "409.20",
+        "balance": "-90.80",  # Directo's balance: total less confirmed receipts
+        "paid_amount": "500.00",
+        "overpaid_amount": "90.80",
+        "paid_on": "2026-03-12",
+        "checked_at": None,
+        "changed_at": None,
+    }
+    (notified,) = await events(client, "invoice.paid")
+    assert {key: notified["data"][key] for key in ("payment_status", "overpaid_amount")} == {
+        "payment_status": "paid",
+        "overpaid_amount": "90.80",
+    }
+    assert await poll(db, now=later(60)) == 0  # paid: nothing left to poll for
+
+
+async def test_paid_on_without_a_receipt_date_is_the_day_in_tallinn(
+    client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read as paid at 22:30 UTC on 10 March, when it is already 11 March in Tallinn, with
+    no dated confirmed receipt to say when it was paid."""
+    exported = await sent_export(client, db, sandbox)
+    late_evening = dt.datetime(2026, 3, 10, 22, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr(poll_module, "_now", lambda: late_evening)
+    # A confirmed receipt that carries no date on its header or its row.
+    sandbox.database(DATABASE).add_receipt(
+        {"paymentmode": "PANK", "confirmed": "1"},
+        [{"invoice": NUMBER, "customer": "K000001", "received": "409.20"}],
+    )
+    assert await poll(db, now=later(16)) == 1
+    paid = await get_export(client, exported["id"])
+    assert (paid["payment"]["status"], paid["payment"]["paid_on"]) == ("paid", "2026-03-11")
+    (notified,) = await events(client, "invoice.paid")
+    assert notified["data"]["paid_on"] == "2026-03-11"
+
+
 def test_payment_status_rule() -> None:
     assert payment_status(total=Decimal("100"), balance=Decimal("0")) == "paid"
     assert payment_status(total=Decimal("100"), balance=Decimal("100.00")) == "unpaid"
     assert payment_status(total=Decimal("100"), balance=Decimal("0.01")) == "partially_paid"
+    assert payment_status(total=Decimal("100"), balance=Decimal("-0.01")) == "paid"  # overpaid
+    assert payment_status(total=Decimal("100"), balance=Decimal("100.01")) == "partially_paid"
+    # Credit invoices keep their rules: a negative balance is their nature, not a surplus.
     assert payment_status(total=Decimal("-50"), balance=Decimal("-50")) == "unpaid"
     assert payment_status(total=Decimal("-50"), balance=Decimal("-20")) == "partially_paid"
+    assert payment_status(total=Decimal("-50"), balance=Decimal("-60")) == "partially_paid"
+    assert payment_status(total=Decimal("-50"), balance=Decimal("0")) == "paid"
+    assert overpaid_amount(total=Decimal("100"), balance=Decimal("-12.5")) == Decimal("12.50")
+    assert overpaid_amount(total=Decimal("100"), balance=Decimal("1")) == Decimal("0")
+    assert overpaid_amount(total=Decimal("-50"), balance=Decimal("-60")) == Decimal("0")

@@ -1,9 +1,16 @@
-"""Key rotation re-seals every stored secret; afterwards the old key can go."""
+"""Key rotation re-seals every stored secret; afterwards the old key can go. A replica that
+lacks the new key says so (503 `encryption_key_missing`, not ready) instead of failing
+obscurely, and `rotate-keys` fails in one line, changing nothing."""
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import dataclasses
+import os
+import subprocess
+import sys
+import uuid
+from typing import Any
 
 from httpx import AsyncClient
 from pydantic import SecretStr
@@ -13,30 +20,62 @@ from app.connections.service import credentials_of, retest
 from app.db.models import CallbackSecret, Connection, WebhookEndpoint
 from app.directo.sandbox import SandboxState
 from app.resources import Resources
+from app.security.coverage import CACHE_SECONDS, KeyCoverage
 from app.security.crypto import SecretBox
 from app.security.rotation import rotate_secrets
 from app.webhooks import service as webhook_service
+from tests.helpers import run_worker_burst
+from tests.keys import NEW_KEY, OLD_KEY, api_client, keys_env, with_keys
 
-NEW_KEY = SecretStr("k-new:" + base64.urlsafe_b64encode(b"N" * 32).decode())
+TOKEN = "sandbox-token-ee"
+COMPANY = "/v1/companies/firm-1"
+
+
+async def connect(client: AsyncClient) -> dict[str, Any]:
+    assert (await client.put(f"{COMPANY}/directo", json={})).status_code in (200, 201)
+    response = await client.put(f"{COMPANY}/directo/connection", json={"token": TOKEN})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def rotate_keys_cli(db: Resources, *keys: SecretStr) -> subprocess.CompletedProcess[str]:
+    """`directo-gateway rotate-keys` in its own process, on this session's database."""
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE__URL": db.settings.database.url,
+        "GATEWAY_REDIS__URL": db.settings.redis.url,
+        "GATEWAY_REDIS__QUEUE_NAME": db.settings.redis.queue_name,
+        "GATEWAY_ENCRYPTION__KEYS": keys_env(*keys),
+    }
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "app.cli", "rotate-keys"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+async def stored_key_ids(db: Resources) -> set[str]:
+    async with db.sessionmaker() as session:
+        return {
+            *await session.scalars(select(Connection.token_key_id)),
+            *await session.scalars(select(WebhookEndpoint.secret_key_id)),
+            *await session.scalars(select(CallbackSecret.secret_key_id)),
+        }
 
 
 async def test_rotation_round_trips_and_the_old_key_can_be_dropped(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
-    await client.put("/v1/companies/firm-1/directo", json={})
-    assert (
-        await client.put(
-            "/v1/companies/firm-1/directo/connection", json={"token": "sandbox-token-ee"}
-        )
-    ).status_code == 201
+    await connect(client)
     endpoint = (
-        await client.post(
-            "/v1/companies/firm-1/webhook-endpoints", json={"url": "http://127.0.0.1:9/x"}
-        )
+        await client.post(f"{COMPANY}/webhook-endpoints", json={"url": "http://127.0.0.1:9/x"})
     ).json()
-    callback_secret = (await client.post("/v1/companies/firm-1/callback-secret/reveal")).json()[
-        "secret"
-    ]
+    callback_secret = (await client.post(f"{COMPANY}/callback-secret/reveal")).json()["secret"]
     old_keys = db.settings.encryption.keys
 
     rotating = SecretBox([NEW_KEY, *old_keys])
@@ -54,10 +93,8 @@ async def test_rotation_round_trips_and_the_old_key_can_be_dropped(
     assert connection is not None
     assert stored_endpoint is not None
     assert callback is not None
-    assert {connection.token_key_id, stored_endpoint.secret_key_id, callback.secret_key_id} == {
-        "k-new"
-    }
-    assert credentials_of(connection, new_only).token == "sandbox-token-ee"
+    assert await stored_key_ids(db) == {"k-new"}
+    assert credentials_of(connection, new_only).token == TOKEN
     assert webhook_service.endpoint_secret(stored_endpoint, new_only) == endpoint["secret"]
     assert webhook_service.open_callback_secret(callback, new_only) == callback_secret
 
@@ -68,3 +105,155 @@ async def test_rotation_round_trips_and_the_old_key_can_be_dropped(
             session, company_id="firm-1", client_id=None, directo=rotated.directo, secrets=new_only
         )
     assert test.ok is True
+
+
+async def test_a_replica_without_the_new_key_answers_503_and_is_not_ready(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    await connect(client)
+    await client.post(f"{COMPANY}/webhook-endpoints", json={"url": "http://127.0.0.1:9/x"})
+    async with api_client(db.settings) as before:
+        assert (await before.get("/readyz")).status_code == 200
+
+    # Step 3 of the procedure, run too early: `client` is a replica still on the old key.
+    rotated = await rotate_keys_cli(db, NEW_KEY, OLD_KEY)
+    assert (rotated.returncode, rotated.stderr) == (0, "")
+    assert rotated.stdout == (
+        "re-encrypted under key 'k-new': 1 connection tokens, 1 webhook secrets, "
+        "0 callback secrets; every stored secret is now under 'k-new'\n"
+    )
+
+    detail = (
+        "a stored secret is sealed under encryption key 'k-new', which this process is not "
+        "configured with"
+    )
+    test = await client.post(f"{COMPANY}/directo/connection/test")
+    assert test.status_code == 503
+    assert test.headers["content-type"] == "application/problem+json"
+    assert test.json() == {
+        "type": "urn:directo-gateway:problem:encryption_key_missing",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": detail,
+        "code": "encryption_key_missing",
+        "errors": [
+            {
+                "code": "encryption_key_missing",
+                "message": detail,
+                "loc": [],
+                "fix": "Add the key with id 'k-new' to GATEWAY_ENCRYPTION__KEYS of every API "
+                "and worker process (README: Rotating the encryption key).",
+                "context": {"key_id": "k-new"},
+            }
+        ],
+    }
+    assert TOKEN not in test.text
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["code"] == "not_ready"
+    assert ready.json()["errors"] == [
+        {
+            "code": "encryption_key_missing",
+            "message": "stored secrets are sealed under key ids this process is not "
+            "configured with: 'k-new'",
+            "loc": ["encryption_keys"],
+            "fix": "Add those keys to GATEWAY_ENCRYPTION__KEYS (README: Rotating the "
+            "encryption key).",
+            "context": {"key_ids": ["k-new"]},
+        }
+    ]
+
+    # Given the new key (and, at the end of the procedure, only the new key), it is whole.
+    for keys in ([NEW_KEY, OLD_KEY], [NEW_KEY]):
+        async with api_client(with_keys(db.settings, *keys)) as configured:
+            ready = await configured.get("/readyz")
+            assert ready.json() == {
+                "status": "ready",
+                "checks": {"postgres": "ok", "redis": "ok", "encryption_keys": "ok"},
+            }
+            test = await configured.post(f"{COMPANY}/directo/connection/test")
+            assert (test.status_code, test.json()["test"]["ok"]) == (200, True)
+
+
+async def test_a_job_needing_the_token_fails_with_encryption_key_missing(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    job_id = (await connect(client))["import_job"]["id"]
+    async with db.sessionmaker() as session, session.begin():
+        await rotate_secrets(session, SecretBox([NEW_KEY, OLD_KEY]))
+
+    await run_worker_burst(db.settings)  # a worker still on the old key only
+
+    job = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert job["status"] == "failed"
+    # Retried (another worker may have had the key), each attempt recording why.
+    assert job["attempts"] > 1
+    assert [(error["code"], error["detail"]) for error in job["errors"]] == [
+        (
+            "encryption_key_missing",
+            "a stored secret is sealed under encryption key 'k-new', which this process is "
+            "not configured with",
+        )
+    ] * job["attempts"]
+
+
+async def test_rotate_keys_fails_in_one_line_and_changes_nothing(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    connection_id = (await connect(client))["connection"]["id"]
+    endpoint = (
+        await client.post(f"{COMPANY}/webhook-endpoints", json={"url": "http://127.0.0.1:9/x"})
+    ).json()
+    newer = SecretStr("k-newer:" + "A" * 43)
+
+    without_old_key = await rotate_keys_cli(db, newer, NEW_KEY)
+    assert (without_old_key.returncode, without_old_key.stdout) == (1, "")
+    assert without_old_key.stderr == (
+        f"rotate-keys failed: encryption_key_missing: connection {connection_id} is sealed "
+        "under key 'dev', which is not configured; keep every old key in "
+        "GATEWAY_ENCRYPTION__KEYS (after the new one) until rotate-keys succeeds; nothing "
+        "was re-encrypted\n"
+    )
+
+    async with db.sessionmaker() as session, session.begin():
+        stored = await session.get_one(WebhookEndpoint, uuid.UUID(endpoint["id"]))
+        stored.secret_encrypted = stored.secret_encrypted[:-1] + bytes(
+            [stored.secret_encrypted[-1] ^ 1]
+        )
+    damaged = await rotate_keys_cli(db, NEW_KEY, OLD_KEY)
+    assert damaged.returncode == 1
+    assert damaged.stderr.splitlines() == [
+        f"rotate-keys failed: secret_undecryptable: webhook endpoint {endpoint['id']} failed "
+        "to decrypt (altered or copied ciphertext); replace that secret (store the token "
+        "again, or recreate the endpoint / rotate the callback secret), then run rotate-keys "
+        "again; nothing was re-encrypted"
+    ]
+    assert await stored_key_ids(db) == {"dev"}  # the connection, resealed first, rolled back
+
+    bad_key = await rotate_keys_cli(db, SecretStr("k-new:c2hvcnQ="), OLD_KEY)
+    assert bad_key.returncode == 1
+    assert bad_key.stderr.splitlines() == [
+        "rotate-keys failed: invalid settings: encryption.keys: Value error, encryption key "
+        "'k-new' must decode to 32 bytes; nothing was re-encrypted"
+    ]
+    assert "c2hvcnQ" not in bad_key.stderr
+
+
+async def test_readiness_reads_the_stored_key_ids_at_most_once_per_interval(db: Resources) -> None:
+    clock = [0.0]
+    coverage = KeyCoverage(SecretBox([OLD_KEY]), clock=lambda: clock[0])
+    assert await coverage.missing(db.sessionmaker) == []
+    async with db.sessionmaker() as session, session.begin():
+        await webhook_service.create_endpoint(
+            session,
+            company_id="firm-1",
+            url="http://127.0.0.1:9/x",
+            event_types=[],
+            description=None,
+            settings=db.settings.webhooks,
+            secrets=SecretBox([NEW_KEY]),
+        )
+    clock[0] = CACHE_SECONDS - 0.1
+    assert await coverage.missing(db.sessionmaker) == []  # the cached answer
+    clock[0] = CACHE_SECONDS
+    assert await coverage.missing(db.sessionmaker) == ["k-new"]

@@ -17,8 +17,11 @@ from app.config import LogSettings, Settings
 from app.directo.sandbox import SandboxState
 from app.resources import Resources
 from app.webhooks.delivery import deliver_due
+from app.webhooks.outbox import emit
+from app.webhooks.types import EventType
 from app.webhooks.verify import verify_webhook
 from tests.helpers import run_worker_burst
+from tests.keys import NEW_KEY, OLD_KEY, api_client, with_keys
 from tests.receiver import running_receiver
 
 TOKEN = "sandbox-token-ee"
@@ -199,4 +202,53 @@ async def test_no_secret_in_any_row_the_queue_or_the_logs_after_the_whole_flow(
         for form in encodings(secret):
             assert form not in rows, f"{secret[:6]}… is in the database as {form[:12]}…"
             assert form.encode() not in queue, f"{secret[:6]}… is in Redis"
+            assert form not in logs, f"{secret[:6]}… is in the logs"
+
+
+async def test_a_missing_encryption_key_is_named_without_the_secret(
+    client: AsyncClient,
+    db: Resources,
+    sandbox: SandboxState,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The answers, job errors, delivery errors and logs of a process that lacks the key a
+    secret is sealed with name the key id only."""
+    caplog.set_level(logging.DEBUG)
+    await client.put("/v1/companies/firm-1/directo", json={})
+    async with running_receiver() as receiver:
+        async with api_client(with_keys(db.settings, NEW_KEY, OLD_KEY)) as rotated:
+            connected = await rotated.put(
+                "/v1/companies/firm-1/directo/connection", json={"token": TOKEN}
+            )
+            assert connected.status_code == 201, connected.text
+            endpoint = await rotated.post(
+                "/v1/companies/firm-1/webhook-endpoints", json={"url": receiver.url("/hook")}
+            )
+            webhook_secret = endpoint.json()["secret"]
+        async with db.sessionmaker() as session, session.begin():
+            await emit(session, company_id="firm-1", type_=EventType.JOB_FINISHED, payload={})
+        # `client`, `db` and the worker hold the old key only.
+        answers = [
+            await client.post("/v1/companies/firm-1/directo/connection/test"),
+            await client.get("/readyz"),
+        ]
+        await run_worker_burst(db.settings)  # the import job and the delivery tick
+        job = await client.get(f"/v1/jobs/{connected.json()['import_job']['id']}")
+        deliveries = await client.get(
+            f"/v1/companies/firm-1/webhook-endpoints/{endpoint.json()['id']}/deliveries"
+        )
+    assert [answer.status_code for answer in answers] == [503, 503]
+    assert job.json()["errors"][-1]["code"] == "encryption_key_missing"
+    assert deliveries.json()["items"][0]["last_error"].startswith("encryption_key_missing: ")
+    assert receiver.requests == []
+
+    said = "\n".join(answer.text for answer in [*answers, job, deliveries])
+    captured = capfd.readouterr()
+    logs = caplog.text + captured.out + captured.err
+    assert "k-new" in said
+    assert "k-new" in logs
+    for secret in (TOKEN, webhook_secret):
+        for form in encodings(secret):
+            assert form not in said, f"{secret[:6]}… is in an answer"
             assert form not in logs, f"{secret[:6]}… is in the logs"

@@ -179,6 +179,15 @@ CASES = [
         body={"customer_code": "{linked_code}"},
     ),
     Case("get", C + "/clients/{client_id}/directo/statistics", 404, "not_found"),
+    Case("get", C + "/clients/{client_id}/directo/connection/payment-terms", 404, "not_found"),
+    # Before B has a connection for its client c-a (the last case gives it one).
+    Case(
+        "put",
+        C + "/clients/{client_id}/directo/connection/payment-terms",
+        404,
+        "not_found",
+        body={"codes": {"14": "N14"}},
+    ),
     Case("get", C + "/directo/invoices/{export_id}", 404, "not_found"),
     Case("get", C + "/webhook-endpoints/{endpoint_id}", 404, "not_found"),
     Case("delete", C + "/webhook-endpoints/{endpoint_id}", 404, "not_found"),
@@ -371,7 +380,8 @@ async def test_company_b_sees_and_touches_nothing_of_company_a(
     for case in sorted(CASES, key=lambda case: case.method == "put"):
         url = fill(case.method, case.path, {"company_id": B, **world.a_ids})
         body = case.body and {
-            key: value.format(linked_code=world.linked_code) for key, value in case.body.items()
+            key: value.format(linked_code=world.linked_code) if isinstance(value, str) else value
+            for key, value in case.body.items()
         }
         response = await client.request(case.method.upper(), url, json=body)
         label = f"{case.method.upper()} {url}"

@@ -9,9 +9,11 @@ import os
 import sys
 from asyncio.subprocess import PIPE
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select, update
 
@@ -81,12 +83,13 @@ def expected_linked(sandbox: SandboxState, code: str, month: dt.date) -> dict[st
         for attrs, children in db.records("invoice", every)
         if attrs["customercode"] == code and attrs["date"][:7] == month.strftime("%Y-%m")
     ]
+    # Receipts are dated on their rows (the sandbox serves them as Directo's schema has it).
     receipts = [
-        (attrs, [row for row in children["rows"] if row["customer"] == code])
+        (attrs, rows)
         for attrs, children in db.records("receipt", every)
-        if attrs["aeg"][:7] == month.strftime("%Y-%m")
-    ]
-    receipts = [(attrs, rows) for attrs, rows in receipts if rows]
+        if (rows := [row for row in children["rows"] if row["customer"] == code and
+                     row["aeg"][:7] == month.strftime("%Y-%m")])
+    ]  # fmt: skip
     net = sum((Decimal(attrs["netamount"]) for attrs, _ in invoices), Decimal(0))
     return {
         "sales_invoices": str(len(invoices)),
@@ -172,6 +175,7 @@ async def test_reload_back_fills_twelve_months_and_overwrites_old_values(
             assert first["uku_field_id"] == MAPPING[first["field_key"]]
             assert first["job_id"] == done["job_id"]
         assert sum(int(v["sales_invoices"]) for v in values.values()) > 0
+        assert sum(int(v["bank_transactions"]) for v in values.values()) > 0
 
         async with db.sessionmaker() as session:
             stale = await session.scalar(
@@ -270,12 +274,70 @@ async def test_own_connection_counts_the_whole_database(
             if attrs["date"][:7] == month["month"]
         )
         receipts = sum(
-            1 for attrs, _ in lv.records("receipt", every) if attrs["aeg"][:7] == month["month"]
+            1
+            for _, children in lv.records("receipt", every)
+            if any(row["aeg"][:7] == month["month"] for row in children["rows"])
         )
         assert stored["sales_invoices"] == str(invoices)
         assert stored["purchase_invoices"] == str(purchases)
         assert stored["documents"] == str(invoices + purchases + transactions + receipts)
         assert "ledger_transactions" not in stored  # mapped to null: not imported
+
+
+@pytest.mark.parametrize("header_dates", [False, True], ids=["schema-shape", "wiki-shape"])
+async def test_receipts_are_counted_by_their_rows_in_either_shape(
+    client: AsyncClient, db: Resources, sandbox: SandboxState, header_dates: bool
+) -> None:
+    lv = sandbox.add_database(
+        replace(sandbox.database("demo_lv").spec, receipt_header_dates=header_dates)
+    )
+    current = first_of_month(local_today())
+    previous = add_months(current, -1)
+    # One receipt paying two invoices on two days that fall in two months.
+    invoices = [attrs for attrs, _ in lv.records("invoice", Filters.from_params({}))][:2]
+    rows = [
+        {"invoice": invoice["number"], "aeg": f"{day.isoformat()}T00:00:00",
+         "customer": invoice["customercode"], "received": amount}
+        for invoice, day, amount in zip(
+            invoices, (last_day(previous), current), ("100.25", "200.50"), strict=True
+        )
+    ]  # fmt: skip
+    lv.add_receipt({"number": "790001", "paymentmode": "PANK", "confirmed": "1",
+                    "aeg": f"{last_day(previous).isoformat()}T00:00:00"}, rows)  # fmt: skip
+    await set_up_company(
+        client, db, links={},
+        mapping={"bank_transactions": "uku-bank", "receipts_total": "uku-received"},
+    )  # fmt: skip
+    own = await client.put(
+        f"{BASE}/clients/own-lv/directo/connection", json={"token": "sandbox-token-lv"}
+    )
+    assert own.status_code == 201, own.text
+    started = await client.post(
+        f"{BASE}/directo/reloads", json={"client_ids": ["own-lv"], "months": 2}
+    )
+    assert started.status_code == 202, started.text
+    await run_worker_burst(db.settings)
+    done = (await client.get(f"/v1/reloads/{started.json()['id']}")).json()
+    assert done["status"] == "succeeded", done
+    stored = month_values(
+        (
+            await client.get(
+                f"{BASE}/clients/own-lv/directo/statistics",
+                params={"from": done["month_from"], "to": done["month_to"]},
+            )
+        ).json()
+    )
+    served = list(lv.records("receipt", Filters.from_params({})))
+    assert all(("aeg" in attrs) is header_dates for attrs, _ in served)
+    for month in (previous, current):
+        key = month.strftime("%Y-%m")
+        dated = [
+            [row for row in children["rows"] if row["aeg"][:7] == key] for _, children in served
+        ]
+        total = sum((Decimal(row["received"]) for rows in dated for row in rows), Decimal(0))
+        assert stored[key]["bank_transactions"] == str(sum(1 for rows in dated if rows))
+        assert Decimal(stored[key]["receipts_total"]) == total
+        assert Decimal(stored[key]["receipts_total"]) >= Decimal("100.25")  # the split receipt
 
 
 async def test_overlapping_reload_requests_get_the_running_one(

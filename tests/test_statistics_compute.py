@@ -135,3 +135,102 @@ def test_every_invoice_in_range_lands_in_exactly_one_month(
     assert list(values) == months
     in_range = sum(1 for day in dates if months[0] <= day.replace(day=1) <= months[-1])
     assert sum(month["sales_invoices"] for month in values.values()) == in_range
+
+
+def dated_receipt(number: int, *rows: tuple[dt.date | None, str, str]) -> DirectoReceipt:
+    """A receipt as Directo's output schema has it: no header date, each row dated."""
+    return DirectoReceipt(
+        number=str(number),
+        rows=tuple(
+            DirectoReceiptRow(aeg=day, customer=code, received=Decimal(amount))
+            for day, code, amount in rows
+        ),
+    )
+
+
+def test_receipts_are_dated_on_their_rows_each_row_in_its_own_month() -> None:
+    tally = MonthlyTally(scope=Scope.OWN_CONNECTION, first=D(2025, 3, 1), last=D(2025, 4, 1))
+    tally.add_receipts(
+        [
+            # Rows in March and April: the receipt counts in both, each row in its month.
+            dated_receipt(700031, (D(2025, 3, 31), "K7", "310.00"), (D(2025, 4, 1), "K7", "95.50")),
+            dated_receipt(700032, (D(2025, 4, 2), "K12", "1200.00")),
+            dated_receipt(700033, (D(2025, 4, 3), "K1", "1.00"), (D(2025, 4, 30), "K2", "2.00")),
+            dated_receipt(700034, (D(2025, 2, 28), "K1", "9.00")),  # before the range
+            dated_receipt(700035, (None, "K1", "7.00")),  # no date anywhere: counts nowhere
+        ]
+    )
+    values = tally.values(["bank_transactions", "receipts_total", "documents"])
+    assert values[D(2025, 3, 1)] == {
+        "bank_transactions": Decimal(1),
+        "receipts_total": Decimal("310.00"),
+        "documents": Decimal(1),
+    }
+    assert values[D(2025, 4, 1)] == {
+        "bank_transactions": Decimal(3),
+        "receipts_total": Decimal("1298.50"),
+        "documents": Decimal(3),
+    }
+
+
+def test_a_header_date_is_used_for_rows_without_one() -> None:
+    tally = MonthlyTally(scope=Scope.OWN_CONNECTION, first=D(2025, 3, 1), last=D(2025, 4, 1))
+    header_dated = DirectoReceipt(
+        number="1",
+        aeg=D(2025, 3, 12),
+        rows=(
+            DirectoReceiptRow(customer="K1", received=Decimal("5.00")),
+            DirectoReceiptRow(aeg=D(2025, 4, 2), customer="K1", received=Decimal("6.00")),
+        ),
+    )
+    without_rows = DirectoReceipt(number="2", aeg=D(2025, 4, 9))
+    tally.add_receipts([header_dated, without_rows])
+    values = tally.values(["bank_transactions", "receipts_total"])
+    assert values[D(2025, 3, 1)] == {"bank_transactions": 1, "receipts_total": Decimal("5.00")}
+    assert values[D(2025, 4, 1)] == {"bank_transactions": 2, "receipts_total": Decimal("6.00")}
+
+
+def test_a_linked_client_counts_a_receipt_in_the_months_of_its_own_rows() -> None:
+    tally = MonthlyTally(
+        scope=Scope.LINKED_CUSTOMER, first=D(2025, 3, 1), last=D(2025, 4, 1), customer_code="K1"
+    )
+    tally.add_receipts(
+        [
+            dated_receipt(1, (D(2025, 3, 3), "K2", "50.00"), (D(2025, 4, 4), "K1", "4.00")),
+            dated_receipt(2, (D(2025, 3, 5), "K2", "8.00")),
+            DirectoReceipt(number="3", aeg=D(2025, 3, 6)),  # no rows: nobody's
+        ]
+    )
+    values = tally.values(["bank_transactions", "receipts_total"])
+    assert values[D(2025, 3, 1)] == {"bank_transactions": 0, "receipts_total": Decimal("0.00")}
+    assert values[D(2025, 4, 1)] == {"bank_transactions": 1, "receipts_total": Decimal("4.00")}
+
+
+@given(
+    rows=st.lists(
+        st.lists(
+            st.tuples(
+                st.dates(min_value=D(2025, 1, 1), max_value=D(2025, 12, 31)),
+                st.integers(min_value=0, max_value=10_000),
+            ),
+            min_size=1,
+            max_size=4,
+        ),
+        max_size=20,
+    )
+)
+def test_every_received_row_in_range_is_summed_once(rows: list[list[tuple[dt.date, int]]]) -> None:
+    tally = MonthlyTally(scope=Scope.OWN_CONNECTION, first=D(2025, 4, 1), last=D(2025, 9, 1))
+    tally.add_receipts(
+        dated_receipt(n, *((day, "K1", str(Decimal(cents) / 100)) for day, cents in receipt))
+        for n, receipt in enumerate(rows)
+    )
+    values = tally.values(["bank_transactions", "receipts_total"]).values()
+    in_range = [
+        [(day, cents) for day, cents in receipt if D(2025, 4, 1) <= day <= D(2025, 9, 30)]
+        for receipt in rows
+    ]
+    total = sum(cents for receipt in in_range for _, cents in receipt)
+    assert sum(month["receipts_total"] for month in values) == Decimal(total) / 100
+    months_with_rows = sum(len({day.month for day, _ in receipt}) for receipt in in_range)
+    assert sum(month["bank_transactions"] for month in values) == months_with_rows

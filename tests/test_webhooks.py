@@ -5,24 +5,31 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import email.utils
 import json
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 from standardwebhooks import Webhook
 
-from app.db.models import DeliveryStatus, Event, WebhookDelivery
+from app.db.models import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
+from app.jobs.worker import deliver_webhooks
 from app.resources import Resources
 from app.webhooks.delivery import deliver_due
 from app.webhooks.outbox import emit
+from app.webhooks.schedule import MAX_ATTEMPTS, MAX_RETRY_AFTER, parse_retry_after
 from app.webhooks.ssrf import UnsafeTargetError, resolve_target
 from app.webhooks.types import EventType
 from app.webhooks.verify import verify_webhook
 from tests.conftest import make_settings
 from tests.helpers import run_worker_burst
+from tests.keys import NEW_KEY, OLD_KEY, api_client, with_keys
 from tests.receiver import Receiver, running_receiver
 
 COMPANY = "firm-1"
@@ -423,3 +430,161 @@ async def test_a_slow_endpoint_with_a_backlog_does_not_hold_up_another(
     assert paths.count("/slow") == 5  # its share of the batch; the rest wait for the next
     assert attempted == 6
     assert elapsed < 2  # sent side by side, not one after another
+
+
+def first_gap(delivery: dict[str, Any]) -> dt.timedelta:
+    attempt = delivery["attempt_log"][0]
+    return dt.datetime.fromisoformat(attempt["next_attempt_at"]) - dt.datetime.fromisoformat(
+        attempt["attempted_at"]
+    )
+
+
+# What a receiver may send as Retry-After, and the wait the gateway makes of it.
+HOSTILE_RETRY_AFTER = {
+    "/twenty-digits": ("99999999999999999999", dt.timedelta(hours=24)),
+    "/superscript-two": ("²", dt.timedelta(seconds=5)),
+    "/arabic-indic": ("٣٠", dt.timedelta(seconds=5)),
+    "/negative": ("-30", dt.timedelta(seconds=5)),
+    "/prose": ("soon, maybe", dt.timedelta(seconds=5)),
+    "/year-9999": ("Fri, 31 Dec 9999 23:59:59 GMT", dt.timedelta(hours=24)),
+    "/impossible-date": ("Mon, 32 Foo 2026 25:61:61 GMT", dt.timedelta(seconds=5)),
+}
+
+
+async def test_hostile_retry_after_is_recorded_and_the_tick_delivers_everything_else(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    endpoints = {}
+    for path, (value, _) in HOSTILE_RETRY_AFTER.items():
+        receiver.always(path, 429, headers={"Retry-After": value})
+        endpoints[path] = await register(client, receiver.url(path))
+    good = await register(client, receiver.url("/good"))
+    await emit_committed(db)
+
+    assert await deliver_webhooks({"resources": db}) == len(HOSTILE_RETRY_AFTER) + 1
+
+    assert sorted(request.path for request in receiver.requests) == sorted(
+        [*HOSTILE_RETRY_AFTER, "/good"]
+    )
+    for path, (_, wait) in HOSTILE_RETRY_AFTER.items():
+        [delivery] = await deliveries(client, endpoints[path]["id"])
+        assert (delivery["status"], delivery["attempts"], delivery["last_error"]) == (
+            "pending",
+            1,
+            "HTTP 429",
+        ), path
+        assert first_gap(delivery) == wait, path
+    [delivered] = await deliveries(client, good["id"])
+    assert (delivered["status"], delivered["attempts"]) == ("succeeded", 1)
+    assert await deliver_webhooks({"resources": db}) == 0  # nothing re-sent a minute later
+
+
+async def test_a_receiver_answering_absurdly_for_ever_ends_failed_on_schedule(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    receiver.always("/hook", 429, headers={"Retry-After": "99999999999999999999"})
+    created = await register(client, receiver.url("/hook"))
+    await emit_committed(db)
+    for _ in range(MAX_ATTEMPTS):
+        assert await deliver_webhooks({"resources": db}) == 1
+        await make_due_now(db)
+    assert await deliver_webhooks({"resources": db}) == 0
+
+    [delivery] = await deliveries(client, created["id"])
+    assert (delivery["status"], delivery["attempts"]) == ("failed", MAX_ATTEMPTS)
+    assert [attempt["status_code"] for attempt in delivery["attempt_log"]] == [429] * MAX_ATTEMPTS
+    assert delivery["attempt_log"][-1]["next_attempt_at"] is None
+    assert len(receiver.requests) == MAX_ATTEMPTS
+
+
+async def test_secrets_that_cannot_be_opened_fail_their_own_delivery_only(
+    client: AsyncClient, db: Resources, receiver: Receiver
+) -> None:
+    """A replica without the new key, and a damaged ciphertext: those deliveries record the
+    reason and follow the schedule; every other delivery of the tick still goes out."""
+    damaged = await register(client, receiver.url("/damaged"))
+    async with api_client(with_keys(db.settings, NEW_KEY, OLD_KEY)) as rotated_replica:
+        response = await rotated_replica.post(
+            f"/v1/companies/{COMPANY}/webhook-endpoints", json={"url": receiver.url("/new-key")}
+        )
+        assert response.status_code == 201
+        under_new_key = response.json()
+        # The company's callback secret is created under the new key too.
+        assert (
+            await rotated_replica.post(f"/v1/companies/{COMPANY}/callback-secret/reveal")
+        ).status_code == 200
+    good = await register(client, receiver.url("/good"))
+    async with db.sessionmaker() as session, session.begin():
+        stored = await session.get_one(WebhookEndpoint, uuid.UUID(str(damaged["id"])))
+        stored.secret_encrypted = stored.secret_encrypted[:-1] + bytes(
+            [stored.secret_encrypted[-1] ^ 1]
+        )
+        await emit(
+            session,
+            company_id=COMPANY,
+            type_=EventType.RELOAD_COMPLETED,
+            payload={"status": "succeeded"},
+            callback_url=receiver.url("/callback"),
+        )
+
+    # `db` is configured with the old key only, like a replica not yet redeployed.
+    assert await deliver_webhooks({"resources": db}) == 4
+    assert [request.path for request in receiver.requests] == ["/good"]
+    [delivered] = await deliveries(client, good["id"])
+    assert delivered["status"] == "succeeded"
+    missing = (
+        "encryption_key_missing: a stored secret is sealed under encryption key 'k-new', "
+        "which this process is not configured with"
+    )
+    [new_key_delivery] = await deliveries(client, under_new_key["id"])
+    assert (new_key_delivery["status"], new_key_delivery["last_error"]) == ("pending", missing)
+    async with db.sessionmaker() as session:
+        callback = await session.scalar(
+            select(WebhookDelivery).where(WebhookDelivery.endpoint_id.is_(None))
+        )
+    assert callback is not None
+    assert (callback.status, callback.attempts, callback.last_error) == (
+        DeliveryStatus.PENDING,
+        1,
+        missing,
+    )
+
+    for _ in range(MAX_ATTEMPTS - 1):
+        await make_due_now(db)
+        assert await deliver_webhooks({"resources": db}) == 3
+    [damaged_delivery] = await deliveries(client, damaged["id"])
+    assert (damaged_delivery["status"], damaged_delivery["attempts"]) == ("failed", MAX_ATTEMPTS)
+    assert damaged_delivery["last_error"] == (
+        "secret_undecryptable: the signing secret failed to decrypt"
+    )
+    assert [request.path for request in receiver.requests] == ["/good"]
+
+
+NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
+
+
+@given(st.text() | st.from_regex(r"\A\s*[0-9]{1,40}\s*\Z") | st.none())
+def test_retry_after_never_raises_and_stays_within_the_cap(value: str | None) -> None:
+    wait = parse_retry_after(value, now=NOW)
+    assert wait is None or dt.timedelta(0) <= wait <= MAX_RETRY_AFTER
+
+
+@given(st.integers(min_value=0, max_value=10**30))
+def test_retry_after_seconds_are_honoured_up_to_the_cap(seconds: int) -> None:
+    wait = parse_retry_after(str(seconds), now=NOW)
+    assert wait == min(dt.timedelta(seconds=min(seconds, 10**9)), MAX_RETRY_AFTER)
+
+
+@given(
+    st.datetimes(min_value=dt.datetime(1000, 1, 1), timezones=st.just(dt.UTC)).map(
+        lambda when: when.replace(microsecond=0)  # HTTP dates have whole seconds
+    )
+)
+def test_retry_after_http_dates_are_honoured_up_to_the_cap(when: dt.datetime) -> None:
+    wait = parse_retry_after(email.utils.format_datetime(when, usegmt=True), now=NOW)
+    assert wait == min(max(when - NOW, dt.timedelta(0)), MAX_RETRY_AFTER)
+
+
+@pytest.mark.parametrize("value", ["", "  ", "1.5", "+5", "5 s", "0x10", "²", "１０"])
+def test_retry_after_that_is_neither_seconds_nor_a_date_is_ignored(value: str) -> None:
+    assert parse_retry_after(value, now=NOW) is None

@@ -7,23 +7,24 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import ReaderDep, ResourcesDep, UnitOfWorkDep
+from app.api.deps import CursorsDep, ReaderDep, ResourcesDep, UnitOfWorkDep
 from app.api.jobs import JobOut
-from app.api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.api.pagination import CursorQuery, Cursors, LimitQuery
 from app.api.params import ClientId, CompanyId
 from app.api.responses import created, json_of, problems
 from app.connections import links
 from app.db.models import DirectoCustomer
 from app.db.repositories import previews
-from app.errors import AppError, NotFound
+from app.errors import NotFound
 from app.jobs.names import JobName
 from app.sync.catalogue import fold
 from app.sync.imports import Feed, request_import
 from app.webhooks.service import check_target
 
 router = APIRouter(tags=["customers and articles"])
+_CUSTOMERS, _ARTICLES = "customers", "articles"  # the lists' names in their cursors
 
 SearchQuery = Annotated[
     str | None, Query(max_length=100, description="Name, code or reg. no; case and accents ignored")
@@ -31,6 +32,8 @@ SearchQuery = Annotated[
 
 
 class ImportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     feed: Feed
     full: bool = Field(
         default=False, description="Re-read everything (default: changes since last import)"
@@ -127,6 +130,8 @@ class ArticlePage(BaseModel):
 
 
 class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     customer_code: str = Field(min_length=1, max_length=64)
     country: Literal["EE", "LV"] | None = Field(
         default=None,
@@ -142,24 +147,14 @@ class LinkOut(BaseModel):
     reload_id: str | None = Field(description="Set when re-linking started a statistics reload")
 
 
-def _after_code(cursor: str | None) -> str | None:
-    position = decode_cursor(cursor)
-    if position is None:
-        return None
-    code = position.get("after")
-    if not isinstance(code, str):
-        raise AppError("cursor_invalid", "The cursor is not one this API issued.", status=422)
-    return code
-
-
 def _page_query(
-    company_id: str, search: str | None, include_closed: bool, cursor: str | None, limit: int
+    company_id: str, search: str | None, include_closed: bool, after_code: str | None, limit: int
 ) -> previews.PageQuery:
     return previews.PageQuery(
         company_id=company_id,
         search=fold(search) if search else None,
         include_closed=include_closed,
-        after_code=_after_code(cursor),
+        after_code=after_code,
         limit=limit,
     )
 
@@ -168,6 +163,9 @@ def _page_json(
     rows: Sequence[Sequence[Any]] | None,
     query: previews.PageQuery,
     fields: Callable[[Sequence[Any]], dict[str, Any]],
+    *,
+    cursors: Cursors,
+    page: str,
 ) -> Response:
     if rows is None:
         raise NotFound("Directo connection")
@@ -175,7 +173,7 @@ def _page_json(
     return json_of(
         {
             "items": [fields(row) for row in rows],
-            "next_cursor": encode_cursor({"after": next_after}) if next_after else None,
+            "next_cursor": cursors.after_code(page, next_after) if next_after else None,
         }
     )
 
@@ -215,6 +213,7 @@ async def start_import(
 async def list_customers(
     company_id: CompanyId,
     reader: ReaderDep,
+    cursors: CursorsDep,
     search: SearchQuery = None,
     include_closed: bool = False,
     linked: bool | None = None,
@@ -223,9 +222,10 @@ async def list_customers(
 ) -> Response:
     """The import preview: Directo customers, closed ones hidden unless asked, each with the
     Uku client it is linked to."""
-    query = _page_query(company_id, search, include_closed, cursor, limit)
+    after = cursors.read_code(_CUSTOMERS, cursor)
+    query = _page_query(company_id, search, include_closed, after, limit)
     rows = await previews.customers_page(reader, query, linked=linked)
-    return _page_json(rows, query, customer_fields)
+    return _page_json(rows, query, customer_fields, cursors=cursors, page=_CUSTOMERS)
 
 
 @router.get(
@@ -236,13 +236,16 @@ async def list_customers(
 async def list_articles(
     company_id: CompanyId,
     reader: ReaderDep,
+    cursors: CursorsDep,
     search: SearchQuery = None,
     include_closed: bool = False,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> Response:
-    query = _page_query(company_id, search, include_closed, cursor, limit)
-    return _page_json(await previews.articles_page(reader, query), query, article_fields)
+    after = cursors.read_code(_ARTICLES, cursor)
+    query = _page_query(company_id, search, include_closed, after, limit)
+    rows = await previews.articles_page(reader, query)
+    return _page_json(rows, query, article_fields, cursors=cursors, page=_ARTICLES)
 
 
 @router.put(

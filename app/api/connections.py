@@ -7,13 +7,13 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import DirectoDep, ResourcesDep, UnitOfWorkDep
 from app.api.jobs import JobOut
 from app.api.params import ClientId, CompanyId
 from app.api.responses import created, problems
-from app.connections import service
+from app.connections import identity, service
 from app.db.models import Connection, ConnectionHealth, ConnectionScope, Integration
 from app.jobs.names import JobName
 
@@ -21,6 +21,8 @@ router = APIRouter(tags=["connections"])
 
 
 class IntegrationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     auto_confirm_invoices: bool | None = Field(
         default=None,
         description="Exported invoices are confirmed in Directo (default false: drafts)",
@@ -51,11 +53,17 @@ class IntegrationOut(BaseModel):
 
 
 class ConnectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     token: str = Field(min_length=1, max_length=512, description="The XML Direct token (key)")
     database_code: str | None = Field(
         default=None, max_length=64, description="Only for legacy per-database endpoints"
     )
-    force: bool = Field(default=False, description="Store the token even if its test fails")
+    force: bool = Field(
+        default=False,
+        description="Store the token even if its test fails, or if it reaches another Directo "
+        "database than the one imported from (the current connection is then retired)",
+    )
 
 
 class ConnectionOut(BaseModel):
@@ -65,6 +73,11 @@ class ConnectionOut(BaseModel):
     token_hint: str = Field(description="The token's last four characters")
     database_code: str | None
     health: ConnectionHealth
+    health_hint: str | None = Field(description="What to do about a health other than ok")
+    missing_feeds: list[str] = Field(
+        description="Capabilities configured features need and the token lacks "
+        "(ask Directo to activate them, then test again)"
+    )
     last_error_code: str | None
     last_test_at: dt.datetime | None
     last_test: dict[str, Any] | None
@@ -80,6 +93,8 @@ class ConnectionOut(BaseModel):
             token_hint=row.token_hint,
             database_code=row.database_code,
             health=row.health,
+            health_hint=row.health_hint,
+            missing_feeds=list(row.missing_feeds),
             last_error_code=row.last_error_code,
             last_test_at=row.last_test_at,
             last_test=row.last_test_result,
@@ -88,11 +103,29 @@ class ConnectionOut(BaseModel):
         )
 
 
+class RemovedLinkOut(BaseModel):
+    client_id: str
+    customer_code: str
+
+
+class ReplacedOut(BaseModel):
+    """The connection retired by a forced switch to another Directo database."""
+
+    connection_id: uuid.UUID
+    retired_at: dt.datetime
+    links_removed: list[RemovedLinkOut] = Field(
+        description="Client links to the previous database's customers, removed: link again"
+    )
+
+
 class ConnectOut(BaseModel):
     connection: ConnectionOut
     token_whitespace_removed: bool
     test: dict[str, Any]
     import_job: JobOut | None
+    replaced: ReplacedOut | None = Field(
+        default=None, description="Set when the token switched Directo databases (force)"
+    )
 
 
 class TestOut(BaseModel):
@@ -168,6 +201,22 @@ async def _connect(
         token_whitespace_removed=outcome.token_whitespace_removed,
         test=outcome.test.as_record(),
         import_job=JobOut.of(outcome.import_job) if outcome.import_job else None,
+        replaced=_replaced(outcome.replaced),
+    )
+
+
+def _replaced(replaced: identity.Replaced | None) -> ReplacedOut | None:
+    if replaced is None:
+        return None
+    retired = replaced.connection
+    assert retired.retired_at is not None
+    return ReplacedOut(
+        connection_id=retired.id,
+        retired_at=retired.retired_at,
+        links_removed=[
+            RemovedLinkOut(client_id=link.client_id, customer_code=link.customer_code)
+            for link in replaced.links_removed
+        ],
     )
 
 
@@ -192,7 +241,7 @@ async def _test(
 @router.put(
     "/companies/{company_id}/directo/connection",
     response_model=ConnectOut,
-    responses=created(ConnectOut) | problems(409, 422),
+    responses=created(ConnectOut) | problems(409, 422, 503),
 )
 async def put_company_connection(
     company_id: CompanyId,
@@ -242,7 +291,7 @@ async def test_company_connection(
 @router.put(
     "/companies/{company_id}/clients/{client_id}/directo/connection",
     response_model=ConnectOut,
-    responses=created(ConnectOut) | problems(409, 422),
+    responses=created(ConnectOut) | problems(409, 422, 503),
 )
 async def put_client_connection(
     company_id: CompanyId,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.pagination import Cursors
 from app.config import Settings
 from app.directo.client import DirectoClient
 from app.errors import AppError, problem_response
@@ -91,6 +92,14 @@ async def get_reader(resources: ResourcesDep) -> AsyncEngine:
 
 
 ReaderDep = Annotated[AsyncEngine, Depends(get_reader)]
+
+
+async def get_cursors(request: Request) -> Cursors:
+    cursors: Cursors = request.app.state.cursors
+    return cursors
+
+
+CursorsDep = Annotated[Cursors, Depends(get_cursors)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from GATEWAY_API__KEYS")
 

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import ResourcesDep, UnitOfWorkDep
-from app.api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.api.deps import CursorsDep, ResourcesDep, UnitOfWorkDep
+from app.api.pagination import CursorQuery, LimitQuery
 from app.api.params import CompanyId
 from app.api.responses import problems
 from app.db.models import ExportStatus, InvoiceExport, PaymentStatus
@@ -20,9 +20,11 @@ from app.errors import AppError
 from app.exports import service
 from app.exports.schemas import InvoiceIn
 from app.jobs.names import JobName
+from app.payments import record as payment_record
 from app.webhooks.service import check_target
 
 router = APIRouter(tags=["invoice export"])
+_PAGE = "exports"  # the list's name in its cursors
 
 IdempotencyKey = Annotated[
     str | None,
@@ -50,7 +52,18 @@ class PaymentOut(BaseModel):
     total: Decimal | None = Field(description="Invoice total with VAT, as Directo has it")
     balance: Decimal | None = Field(description="Outstanding amount")
     paid_amount: Decimal | None
-    paid_on: dt.date | None = Field(description="Date of the receipt that settled it")
+    overpaid_amount: Decimal | None = Field(
+        description=(
+            "Received beyond the total of a positive invoice (its balance below zero; the "
+            "invoice counts as paid); 0 otherwise, null until Directo was read"
+        )
+    )
+    paid_on: dt.date | None = Field(
+        description=(
+            "Date of the confirmed receipt that settled it, else the day (Europe/Tallinn) "
+            "it was first read as paid"
+        )
+    )
     checked_at: dt.datetime | None = Field(description="Last read from Directo")
     changed_at: dt.datetime | None
 
@@ -122,6 +135,7 @@ def _fields(row: InvoiceExport) -> dict[str, Any]:
             total=row.total,
             balance=row.balance,
             paid_amount=row.paid_amount,
+            overpaid_amount=payment_record.overpaid(row),
             paid_on=row.paid_on,
             checked_at=row.payment_checked_at,
             changed_at=row.payment_status_changed_at,
@@ -144,6 +158,9 @@ class ValidationOut(BaseModel):
     directo_number: int
     customer_code: str
     payment_term_days: int
+    payment_term: str = Field(
+        description="What `paymentterm` carries: the connection's code for the days, else the days"
+    )
     seller: str | None = Field(description="The invoice header's salesman code")
     confirm: bool = Field(description="Sent with confirm=1 (auto-confirm is on)")
     net_total: Decimal
@@ -216,7 +233,8 @@ async def validate_invoice(
         valid=True,
         directo_number=document.number,
         customer_code=validated.target.customer_code,
-        payment_term_days=int(document.paymentterm or 0),
+        payment_term_days=validated.prepared.payment_term_days,
+        payment_term=document.paymentterm or "",
         seller=document.salesman,
         confirm=document.confirm,
         net_total=validated.prepared.net_total,
@@ -236,22 +254,6 @@ async def get_export(
     return ExportDetailOut.of(await service.get_export(uow.session, company_id, export_id))
 
 
-def _after(cursor: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
-    position = decode_cursor(cursor)
-    if position is None:
-        return None
-    try:
-        created_at = dt.datetime.fromisoformat(str(position["c"]))
-        export_id = uuid.UUID(str(position["i"]))
-    except (KeyError, ValueError) as exc:
-        raise AppError(
-            "cursor_invalid", "The cursor is not one this API issued.", status=422
-        ) from exc
-    if created_at.tzinfo is None:  # every cursor this API issues carries the offset
-        raise AppError("cursor_invalid", "The cursor is not one this API issued.", status=422)
-    return created_at, export_id
-
-
 @router.get(
     "/companies/{company_id}/directo/invoices",
     response_model=ExportPage,
@@ -260,6 +262,7 @@ def _after(cursor: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
 async def list_exports(
     company_id: CompanyId,
     uow: UnitOfWorkDep,
+    cursors: CursorsDep,
     status_: Annotated[ExportStatus | None, Query(alias="status")] = None,
     payment_status: PaymentStatus | None = None,
     paid_since: Annotated[
@@ -280,13 +283,9 @@ async def list_exports(
         payment_status=payment_status,
         paid_since=paid_since,
         client_id=client_id,
-        after=_after(cursor),
+        after=cursors.read_row(_PAGE, cursor),
         limit=limit + 1,
     )
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = (
-        encode_cursor({"c": page[-1].created_at.isoformat(), "i": str(page[-1].id)})
-        if more
-        else None
-    )
+    next_cursor = cursors.after_row(_PAGE, page[-1].created_at, page[-1].id) if more else None
     return ExportPage(items=[ExportOut.of(row) for row in page], next_cursor=next_cursor)

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from app.errors import PROBLEM_MEDIA_TYPE, Problem, ProblemItem
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_TOO_LARGE = "The request body is larger than the gateway accepts (GATEWAY_API__MAX_BODY_BYTES)"
 
 
 def _problem_content() -> dict[str, Any]:
@@ -35,6 +36,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas["ProblemItem"] = ProblemItem.model_json_schema()
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
+            if "requestBody" in operation:  # see app.api.limits
+                operation["responses"]["413"] = {"description": _TOO_LARGE}
             for status, response in operation.get("responses", {}).items():
                 if status.startswith(("4", "5")):
                     response["content"] = _problem_content()

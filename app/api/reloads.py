@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.deps import ResourcesDep, UnitOfWorkDep
 from app.api.params import CompanyId
@@ -30,6 +30,8 @@ ClientIdItem = Annotated[
 
 
 class ReloadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     client_ids: list[ClientIdItem] | None = Field(
         default=None,
         min_length=1,

@@ -8,10 +8,10 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import ResourcesDep, UnitOfWorkDep
-from app.api.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.api.deps import CursorsDep, ResourcesDep, UnitOfWorkDep
+from app.api.pagination import CursorQuery, LimitQuery
 from app.api.params import CompanyId
 from app.api.responses import problems
 from app.db.models import (
@@ -23,15 +23,18 @@ from app.db.models import (
 )
 from app.db.repositories import events as event_repo
 from app.db.repositories import webhooks as webhook_repo
-from app.errors import AppError, NotFound
+from app.errors import NotFound
 from app.webhooks import service
 from app.webhooks.outbox import envelope
 from app.webhooks.types import EventType
 
 router = APIRouter(tags=["webhooks"])
+_DELIVERIES = "deliveries"  # the list's name in its cursors
 
 
 class EndpointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = Field(min_length=1, max_length=2048, description="https URL that receives POSTs")
     event_types: list[EventType] = Field(
         default_factory=list, max_length=20, description="Subscribed event types; empty means all"
@@ -217,6 +220,7 @@ async def list_deliveries(
     company_id: CompanyId,
     endpoint_id: uuid.UUID,
     uow: UnitOfWorkDep,
+    cursors: CursorsDep,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> DeliveryPage:
@@ -224,21 +228,13 @@ async def list_deliveries(
     endpoint = await webhook_repo.get_endpoint(uow.session, company_id, endpoint_id)
     if endpoint is None:
         raise NotFound("webhook endpoint")
-    position = decode_cursor(cursor)
-    before = None
-    if position is not None:
-        try:
-            before = (dt.datetime.fromisoformat(position["created_at"]), uuid.UUID(position["id"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AppError(
-                "cursor_invalid", "The cursor is not one this API issued.", status=422
-            ) from exc
+    before = cursors.read_row(_DELIVERIES, cursor)
     rows = await webhook_repo.deliveries_page(uow.session, endpoint.id, before=before, limit=limit)
     attempts = await webhook_repo.attempts_of(uow.session, [delivery.id for delivery, _ in rows])
     next_cursor = None
     if len(rows) == limit:
         last = rows[-1][0]
-        next_cursor = encode_cursor({"created_at": last.created_at.isoformat(), "id": str(last.id)})
+        next_cursor = cursors.after_row(_DELIVERIES, last.created_at, last.id)
     return DeliveryPage(
         items=[DeliveryOut.of(delivery, event, attempts[delivery.id]) for delivery, event in rows],
         next_cursor=next_cursor,

@@ -2,7 +2,9 @@
 starting the first customer import, and telling which connection serves a client.
 
 Tokens live only as AES-GCM ciphertext bound to their connection row; what is ever shown
-is the masked hint (last four characters).
+is the masked hint (last four characters). A replacement token is checked to reach the
+same Directo database as the one imported from (`identity.py`); one that reaches another
+database is refused, or — forced — retires the connection and starts a new one.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.connections import health
+from app.connections import health, identity
+from app.connections.capabilities import configured_needs
 from app.connections.probe import ConnectionTest, test_credentials
 from app.db.models import Connection, ConnectionHealth, ConnectionScope, Integration, Job
 from app.db.repositories import connections as connection_repo
 from app.directo.client import DirectoClient
 from app.directo.credentials import DirectoCredentials, normalize_token
 from app.errors import AppError, Conflict, NotFound, ProblemItem
-from app.security.crypto import Sealed, SecretBox, mask_secret
+from app.security.crypto import Sealed, SecretBox, SecretDecryptionError, mask_secret
 from app.sync.imports import Feed, start_import
 
 
@@ -96,6 +99,7 @@ class ConnectOutcome:
     token_whitespace_removed: bool
     import_job: Job | None
     import_job_created: bool
+    replaced: identity.Replaced | None = None
 
 
 def _test_failed(test: ConnectionTest) -> AppError:
@@ -130,7 +134,9 @@ async def connect(
     """Test the token, store it sealed, and start a customer import (see module docstring).
 
     A failed test stores nothing (422 with the code and hint) unless `force`, which stores
-    the credentials as `needs_attention` and starts no import.
+    the credentials as `needs_attention` and starts no import. A working token that
+    replaces one of another Directo database is refused (409 `directo_database_changed`)
+    unless `force`, which retires the current connection (see `identity.retire`).
     """
     await require_enabled(session, company_id)
     token, whitespace_removed = normalize_token(raw_token)
@@ -140,14 +146,30 @@ async def connect(
         creds = DirectoCredentials(token=token, database_code=database_code)
     except ValueError as exc:
         raise AppError("database_code_invalid", str(exc), status=422) from exc
-    test = await test_credentials(directo, creds)
+    needs = await configured_needs(session, company_id=company_id, client_id=client_id)
+    test = await test_credentials(directo, creds, needs=needs)
     if not test.ok and not force:
         raise _test_failed(test)
     if client_id is not None:
         await connection_repo.ensure_client(session, company_id, client_id)
+    current = await connection_repo.get_connection(session, company_id, client_id)
+    switch = False
+    if current is not None and test.ok and _replaces_credentials(current, creds, secrets):
+        # Checked before the row is locked: the check calls Directo.
+        check = await identity.check_same_database(session, current, directo=directo, creds=creds)
+        if not check.same_database and not force:
+            raise identity.database_changed(check, current)
+        switch = not check.same_database
     connection = await connection_repo.get_connection(
         session, company_id, client_id, for_update=True
     )
+    if current is not None and (connection is None or connection.id != current.id):
+        raise Conflict(
+            "connection_changed", "The connection changed meanwhile: send the request again."
+        )
+    replaced = await identity.retire(session, connection) if switch and connection else None
+    if replaced is not None:
+        connection = None
     created = connection is None
     if connection is None:
         connection = Connection(
@@ -161,23 +183,39 @@ async def connect(
     connection.token_hint = mask_secret(token)
     connection.database_code = database_code
     _record_test(connection, test)
-    connection.health = ConnectionHealth.OK if test.ok else ConnectionHealth.NEEDS_ATTENTION
-    connection.health_changed_at = test.tested_at
-    connection.last_error_code = None if test.ok else test.code
     if created:
         await connection_repo.add(session, connection)
+    if replaced is not None:
+        replaced.connection.replaced_by_id = connection.id
     await session.flush()
     job, job_created = (None, False)
     if test.ok:
         job, job_created = await start_import(session, connection, Feed.CUSTOMERS)
     await session.refresh(connection)
-    return ConnectOutcome(connection, created, test, whitespace_removed, job, job_created)
+    return ConnectOutcome(connection, created, test, whitespace_removed, job, job_created, replaced)
+
+
+def _replaces_credentials(
+    connection: Connection, creds: DirectoCredentials, secrets: SecretBox
+) -> bool:
+    """Whether `creds` differ from the stored ones (a stored token that cannot be opened
+    counts as different: the new one is checked)."""
+    try:
+        return credentials_of(connection, secrets) != creds
+    except SecretDecryptionError:
+        return True
 
 
 def _record_test(connection: Connection, test: ConnectionTest) -> None:
+    """Store the test and what it concludes about the connection's health."""
     connection.last_test_at = test.tested_at
     connection.last_test_ok = test.ok
     connection.last_test_result = test.as_record()
+    connection.missing_feeds = [capability.value for capability in test.missing]
+    if connection.health != test.health:
+        connection.health, connection.health_changed_at = test.health, test.tested_at
+    connection.last_error_code = None if test.health is ConnectionHealth.OK else test.code
+    connection.health_hint = None if test.health is ConnectionHealth.OK else test.hint
 
 
 async def get_connection(
@@ -197,18 +235,33 @@ async def retest(
     directo: DirectoClient,
     secrets: SecretBox,
 ) -> tuple[Connection, ConnectionTest]:
-    """Run the probe on the stored token, store the result, and update health."""
+    """Run the probe on the stored token, store the result, and update health.
+
+    A working token's health is what the test concludes (its missing feeds replace the
+    ones recorded before); a refused one goes through `health.report`, which announces
+    `connection.failed` once."""
     connection = await get_connection(session, company_id, client_id)
-    test = await test_credentials(directo, credentials_of(connection, secrets))
-    _record_test(connection, test)
-    await session.flush()
-    auth_failed = test.code in health.AUTH_CODES and not test.ok
-    await health.report(
-        session,
-        connection.id,
-        error_code=(test.code if auth_failed or not test.ok else None),
-        hint=test.hint,
-    )
+    needs = await configured_needs(session, company_id=company_id, client_id=client_id)
+    test = await test_credentials(directo, credentials_of(connection, secrets), needs=needs)
+    connection.last_test_at, connection.last_test_ok = test.tested_at, test.ok
+    connection.last_test_result = test.as_record()
+    if test.ok:
+        connection.missing_feeds = [capability.value for capability in test.missing]
+        await session.flush()
+        problem = test.health is not ConnectionHealth.OK
+        await health.report(
+            session,
+            connection.id,
+            error_code=test.code if problem else None,
+            hint=test.hint,
+            missing_feeds=connection.missing_feeds,
+        )
+    else:
+        await session.flush()
+        missing = [capability.value for capability in test.missing]
+        await health.report(
+            session, connection.id, error_code=test.code, hint=test.hint, missing_feeds=missing
+        )
     await session.refresh(connection)
     return connection, test
 

@@ -3,14 +3,21 @@
 The caller owns the ``httpx.AsyncClient`` (one per process, see ``resources.py``); this
 class only borrows it. Every request goes to ``{base_url}/xmlcore/cap_xml_direct/xmlcore.asp``
 or, for credentials with a database code, the legacy ``{base_url}/xmlcore/<code>/xmlcore.asp``
-(the token is then sent as ``key`` too). Routing and filters travel in the form body, as
-Directo's wiki shows.
+(the token is then sent as ``key`` too).
+
+Where parameters go: the routing (``get``/``put``, ``what``) and the filters travel in the
+query string **and** the form body. Directo's wiki sends them in the body; a live client
+reports that ``cap_xml_direct`` answers ``<result type="404" desc="Invalid url given"/>``
+unless they are in the query string (PROTOCOL §1.2, §7): sending both satisfies either
+reading. The token (``token``/``key``) and ``xmldata`` go in the body only — a token in a
+URL ends up in proxy and server logs. Filter dates follow ``settings.date_format``.
 
 Retries: transport errors, timeouts, HTTP 5xx/429 and truncated bodies are retried up to
 ``max_attempts`` with exponential back-off and full jitter (``uniform(0, min(max, base·2ⁿ))``).
 A feed is retried only while none of its batches has been yielded. A put is retried only
 when the request cannot have reached Directo (connect errors); anything later raises
-`DirectoOutcomeUnknown`.
+`DirectoOutcomeUnknown` — and so does any answer to a put that says neither what happened
+to the document nor that the request was refused whole (see `errors`).
 """
 
 from __future__ import annotations
@@ -30,8 +37,10 @@ from app.config import DirectoSettings
 from app.directo import codec, feeds, results, schemas
 from app.directo.credentials import DirectoCredentials
 from app.directo.errors import (
-    DirectoDecodeError,
+    DirectoAuthError,
+    DirectoDateFormatMismatch,
     DirectoError,
+    DirectoInvalidUrl,
     DirectoOutcomeUnknown,
     DirectoUpstreamError,
 )
@@ -75,12 +84,24 @@ class DirectoClient:
             return f"{self._base}/xmlcore/{creds.database_code}/xmlcore.asp"
         return self._base + XML_DIRECT_PATH
 
-    def _form(self, creds: DirectoCredentials, fields: Mapping[str, str]) -> dict[str, str]:
+    def _form(
+        self, creds: DirectoCredentials, routing: Mapping[str, str], **secret: str
+    ) -> dict[str, str]:
+        """The form body: the token, the routing again, and ``secret`` (``xmldata``)."""
         form = {"token": creds.token}
         if creds.database_code:
             form["key"] = creds.token  # legacy XMLCore reads the appkey from `key`
-        form.update(fields)
+        form.update(routing)
+        form.update(secret)
         return form
+
+    def _date_error(self, error: DirectoDateFormatMismatch) -> DirectoDateFormatMismatch:
+        """The mismatch with a hint naming the setting's other value."""
+        other = "iso" if self._settings.date_format == "dmy" else "dmy"
+        return DirectoDateFormatMismatch(
+            f"{error.message} (filters were sent as {self._settings.date_format})",
+            suggested=other,
+        )
 
     def _timeout(self, read: float) -> httpx.Timeout:
         s = self._settings
@@ -121,15 +142,18 @@ class DirectoClient:
         of an unfinished feed and must be discarded. Close it early with
         ``contextlib.aclosing`` so the HTTP stream is released promptly.
         """
-        fields = {"get": "1", "what": feed.what, **feeds.format_filters(feed, filters or {})}
-        form = self._form(creds, fields)
+        filters_sent = feeds.format_filters(
+            feed, filters or {}, date_format=self._settings.date_format
+        )
+        routing = {"get": "1", "what": feed.what, **filters_sent}
+        form = self._form(creds, routing)
         attempts = max_attempts or self._settings.max_attempts
         for attempt in range(1, attempts + 1):
             started, status, yielded = time.perf_counter(), None, False
             try:
                 timeout = self._timeout(self._settings.feed_read_timeout)
                 request = self._http.stream(
-                    "POST", self.endpoint(creds), data=form, timeout=timeout
+                    "POST", self.endpoint(creds), params=routing, data=form, timeout=timeout
                 )
                 async with request as response:
                     status = response.status_code
@@ -146,6 +170,8 @@ class DirectoClient:
                 return
             except httpx.HTTPError as exc:
                 error = transport_error(exc)
+            except DirectoDateFormatMismatch as exc:
+                error = self._date_error(exc)
             except DirectoError as exc:
                 error = exc
             self._observe("get", feed.what, attempt, started, status, error)
@@ -271,18 +297,21 @@ class DirectoClient:
         """Send one put document; retry only while the request cannot have reached Directo.
 
         Raises `DirectoOutcomeUnknown` whenever the request may have reached Directo but no
-        usable answer came back (read timeout, dropped connection, 5xx, unreadable body):
-        look the document up by number before sending it again. Raises
-        `DirectoUnauthorized` / `DirectoTokenMissing` when Directo refused the whole
-        request, `DirectoTransportError` when it could not be reached at all.
+        usable answer came back (read timeout, dropped connection, 5xx, unreadable body, an
+        error text that does not say what became of the document): look the document up
+        by number before sending it again. Raises `DirectoUnauthorized` /
+        `DirectoTokenMissing` / `DirectoInvalidUrl` when Directo refused the whole request,
+        `DirectoTransportError` when it could not be reached at all.
         """
-        form = self._form(creds, {"put": "1", "what": what, "xmldata": xmldata})
+        routing = {"put": "1", "what": what}
+        form = self._form(creds, routing, xmldata=xmldata)
         attempts = max_attempts or self._settings.max_attempts
         for attempt in range(1, attempts + 1):
             started = time.perf_counter()
             try:
                 response = await self._http.post(
                     self.endpoint(creds),
+                    params=routing,
                     data=form,
                     timeout=self._timeout(self._settings.read_timeout),
                 )
@@ -319,7 +348,12 @@ class DirectoClient:
             raise failure
         try:
             return results.parse_put_response(response.content)
-        except DirectoDecodeError as exc:
+        except (DirectoAuthError, DirectoInvalidUrl):
+            raise  # refused whole, before any document was looked at: nothing stored
+        except DirectoError as exc:
+            # Unreadable, or an error text that does not say what became of the document:
+            # it may have been stored. The export looks the number up before sending again.
             raise DirectoOutcomeUnknown(
-                f"the answer to the {what} put could not be read ({exc.message}): outcome unknown"
+                f"the answer to the {what} put says nothing the gateway can rely on "
+                f"({exc.message}): outcome unknown"
             ) from None

@@ -16,8 +16,8 @@ Every parser here is hardened: a ``<!DOCTYPE`` is refused the moment libxml2 rep
 before its internal subset (and so any ``<!ENTITY``) is read — no entity expansion, no
 external entities, no DTD at all; network access and DTD loading are off, libxml2's size
 limits stay on (no ``huge_tree``), and element depth is capped. Directo's error documents
-(``<result type="5"/>``, ``<err>token required</err>``, …) raise the matching `DirectoError`
-even when they arrive in answer to a feed request.
+(``<result type="5"/>``, ``<err>token required</err>``, ``<error>…</error>`` …) raise the
+`DirectoError` `answers.error_for` finds for them, even in answer to a feed request.
 """
 
 from __future__ import annotations
@@ -32,13 +32,8 @@ from typing import Any, Generic, NoReturn, TypeVar
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type information
 
-from app.directo.errors import (
-    DirectoDecodeError,
-    DirectoResponseError,
-    DirectoTokenMissing,
-    DirectoTruncatedError,
-    DirectoUnauthorized,
-)
+from app.directo import answers
+from app.directo.errors import DirectoDecodeError, DirectoTruncatedError
 from app.directo.feeds import Attrs, Feed
 
 R = TypeVar("R")
@@ -94,24 +89,6 @@ def parse_failure(exc: Exception, *, ended_early: bool) -> DirectoDecodeError:
     return DirectoDecodeError(f"malformed XML: {f'{words}: ' if words else ''}{message} at {where}")
 
 
-def raise_for_error_root(tag: str, attrs: Attrs, text: str = "") -> NoReturn:
-    """Raise the error that a non-data root element (``result``, ``err``, …) stands for."""
-    if tag in {"result", "Result"}:
-        kind = attrs.get("type", attrs.get("Type", ""))
-        desc = attrs.get("desc", attrs.get("Desc", ""))
-        if kind == "5":
-            raise DirectoUnauthorized(f"Directo answered Unauthorized (type 5: {desc!r})")
-        raise DirectoResponseError(f"Directo answered type {kind or '?'}: {desc!r}")
-    if tag == "err":
-        if "token required" in text.lower():
-            raise DirectoTokenMissing("Directo answered 'token required'")
-        raise DirectoResponseError(f"Directo answered an error: {text.strip()[:200]!r}")
-    if tag == "error":
-        desc = attrs.get("desc", attrs.get("description", ""))
-        raise DirectoResponseError(f"Directo answered error {attrs.get('code', '?')}: {desc!r}")
-    raise DirectoResponseError(f"Directo answered an unexpected <{tag}> document")
-
-
 class FeedDecoder(Generic[R]):
     """Incremental, hardened decoder of one feed's ``<transport>`` document.
 
@@ -137,13 +114,17 @@ class FeedDecoder(Generic[R]):
         attrs: Attrs = {}
         children: dict[str, list[Attrs]] = {}
         container: list[Attrs] = []
-        root, root_attrs = "", {}
-        text: list[str] | None = None  # collected only under an <err> root
+        root = ""
+        # An error answer (``<result/>``, ``<err>…</err>``, ``<results>`` …) is small: it
+        # is read whole into nodes and judged at its end by `answers.error_for`, so its
+        # text content (Directo's message) is kept. Empty while reading a ``<transport>``.
+        stack: list[XmlNode] = []
+        answer: XmlNode | None = None
 
         def start(name: str, found: Attrs) -> None:
             # ``found`` is a dict, or an immutable empty mapping for an element without
             # attributes; ``or {}`` keeps ``raw`` a real dict.
-            nonlocal depth, record_depth, attrs, children, container, root, root_attrs, text
+            nonlocal depth, record_depth, attrs, children, container, root, answer
             depth += 1
             if depth > max_depth:
                 raise DirectoDecodeError(f"XML nested deeper than {max_depth} levels")
@@ -153,31 +134,36 @@ class FeedDecoder(Generic[R]):
                     container.append(found or {})
                 elif relative == 1:
                     container = children.setdefault(name, [])
+            elif stack:
+                node = XmlNode(name, dict(found))
+                stack[-1].children.append(node)
+                stack.append(node)
             elif name == record_tag and depth > 1:
                 record_depth, attrs, children = depth, found or {}, {}
             elif depth == 1:
-                root, root_attrs = name, dict(found)
-                if name == "err":
-                    text = []
-                elif name != "transport" and name != "results" and not self._closing:
-                    raise_for_error_root(name, root_attrs)
-            elif root == "results" and depth == 2 and not self._closing:
-                raise_for_error_root(name, dict(found))
+                root = name
+                if name in answers.ERROR_ROOTS:
+                    answer = XmlNode(name, dict(found))
+                    stack.append(answer)
+                elif name != "transport" and not self._closing:
+                    raise answers.error_for(XmlNode(name, {}))
 
         def end(_: str) -> None:
             nonlocal depth, record_depth
             if depth == record_depth:
                 emit(build(attrs, children))
                 record_depth = 0
+            elif stack:
+                stack.pop()
             depth -= 1
             if not depth:
                 self._ended = True
                 if root != "transport":
-                    raise_for_error_root(root, root_attrs, "".join(text or ()))
+                    raise answers.error_for(answer or XmlNode(root, {}))
 
         def data(chunk: str) -> None:
-            if text is not None:
-                text.append(chunk)
+            if stack:
+                stack[-1].text += chunk
 
         return SimpleNamespace(start=start, end=end, data=data)
 
@@ -298,7 +284,7 @@ def parse_document(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> XmlNode:
     """Parse a small, whole document (put answers, put input) with the same hardening.
 
     Raises `DirectoDecodeError` (or `DirectoTruncatedError`) for bad XML; it does not
-    interpret the root (see `raise_for_error_root`).
+    interpret the root (see `answers.error_for`).
     """
     stack: list[XmlNode] = []
     root: list[XmlNode] = []

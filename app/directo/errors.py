@@ -17,11 +17,21 @@ DirectoError                         code                 retryable
 │   ├── DirectoUnauthorized          unauthorized         no   <result type="5" …/>: bad token,
 │   │                                                          or feed not licensed for it
 │   └── DirectoTokenMissing          token_missing        no   <err>token required</err>
-├── DirectoResponseError             unexpected_response  no   well-formed but not what was asked
+├── DirectoResponseError             unexpected_response  no   well-formed but not what was asked,
+│   │                                                          or an error answer (<error>, <err>,
+│   │                                                          <results error="1">) with Directo's
+│   │                                                          own text, which it keeps
+│   ├── DirectoInvalidUrl            invalid_url          no   <result type="404" desc="Invalid url
+│   │                                                          given"/>: the request was not routed
+│   ├── DirectoDateFormatMismatch    date_format_mismatch no   Directo could not read a date filter
 │   └── DirectoDecodeError           decode_error         no   malformed or hostile XML
 │       └── DirectoTruncatedError    truncated_response   yes  the body ended before the document
 └── DirectoPutRejected               put_rejected / kind  no   a <Result> with a failing Type
 ```
+
+After a put was sent, only answers that say what happened count: a result, an auth
+refusal, or ``Invalid url given`` (not routed, so nothing stored). The client turns every
+other `DirectoError` of a put's answer into `DirectoOutcomeUnknown`.
 
 Only ``retryable`` errors should become job retries; Directo asks for ≥ 60 s between tries.
 """
@@ -119,6 +129,51 @@ class DirectoResponseError(DirectoError):
 
     code = "unexpected_response"
     default_hint = "Directo answered in an unexpected way; contact support with the job id."
+
+
+class DirectoInvalidUrl(DirectoResponseError):
+    """``<result type="404" desc="Invalid url given"/>``: Directo did not route the request.
+
+    Nothing was read or stored. Seen when the URL is wrong, and reported by a live client
+    when ``get``/``put``/``what`` were not in the query string (the gateway sends them in
+    the query string and the body).
+    """
+
+    code = "invalid_url"
+    default_hint = (
+        "Directo did not recognise the request's address: check GATEWAY_DIRECTO__BASE_URL "
+        "(scheme and host only) and the connection's database code."
+    )
+
+
+DATE_FORMAT_SETTING = "GATEWAY_DIRECTO__DATE_FORMAT"
+
+
+class DirectoDateFormatMismatch(DirectoResponseError):
+    """Directo refused a date in the request's filters ("Invalid date"-style answer).
+
+    The gateway writes filter dates as ``dd.mm.yyyy`` (``dmy``) or ``yyyy-mm-dd``
+    (``iso``); a server that reads the other order refuses a day above 12 and silently
+    misreads the rest, so this answer means the setting must change. ``suggested`` is
+    the setting's other value when the client knows which one it used.
+    """
+
+    code = "date_format_mismatch"
+    default_hint = (
+        f"Directo could not read a date the gateway sent: set {DATE_FORMAT_SETTING} to the "
+        "other form (dmy = dd.mm.yyyy, iso = yyyy-mm-dd) and test the connection again."
+    )
+
+    def __init__(
+        self, message: str, *, suggested: str | None = None, hint: str | None = None
+    ) -> None:
+        if hint is None and suggested is not None:
+            hint = (
+                f"Directo could not read a date the gateway sent: set {DATE_FORMAT_SETTING}="
+                f"{suggested} and test the connection again."
+            )
+        super().__init__(message, hint=hint)
+        self.suggested = suggested
 
 
 class DirectoDecodeError(DirectoResponseError):

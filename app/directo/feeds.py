@@ -3,8 +3,10 @@
 A `Feed` is everything the codec and the client need to know about one output: the
 record element (searched anywhere under ``<transport>``), its plural container, and a
 builder that turns the record's attributes (plus its child containers' entries) into a
-typed, frozen model. Builders run on the parse thread for every record, so they convert
-values directly and build the model without re-validating (see `_compile`).
+typed, frozen model. Child records the model does not type (items' ``supplieritems``)
+are kept in its ``raw`` (see `with_unmodelled`), never dropped. Builders run on the parse
+thread for every record, so they convert values directly and build the model without
+re-validating (see `_compile`).
 
 A consumer that needs a record's raw attributes more than its model (the catalogue
 imports store them as they came) can have the feed hand it anything else instead: see
@@ -29,6 +31,7 @@ M = TypeVar("M", bound=BaseModel)
 
 Attrs = dict[str, str]
 Children = Mapping[str, list[Attrs]]
+Raw = dict[str, str | list[dict[str, str]]]
 
 
 def _text(value: str | None) -> str | None:
@@ -112,10 +115,12 @@ _INLINE: dict[Callable[[str | None], Any], str] = {
         " if (v := get({a})) else None)"
     ),
     values.parse_datetime: (
-        "((_iso(v) if '.' not in v[:6] else _datetime(v)) if (v := get({a})) else None)"
+        "(((d if (d := _iso(v)).tzinfo is None else _local(d)) if '.' not in v[:6]"
+        " else _datetime(v)) if (v := get({a})) else None)"
     ),
     values.parse_date: (
-        "((_iso(v) if '.' not in v[:6] else _datetime(v)).date() if (v := get({a})) else None)"
+        "(((d if (d := _iso(v)).tzinfo is None else _local(d)) if '.' not in v[:6]"
+        " else _datetime(v)).date() if (v := get({a})) else None)"
     ),
 }
 
@@ -126,6 +131,7 @@ _CONVERTERS: dict[str, Any] = {
     "_Decimal": Decimal,
     "_STRICT": _STRICT,
     "_iso": datetime.fromisoformat,
+    "_local": values.to_local,
     "_decimal": values.parse_decimal,
     "_datetime": values.parse_datetime,
 }
@@ -156,9 +162,15 @@ def _compile(
         "_fields_set": {"raw", *fields},
         "_object_new": object.__new__,
         "_set": object.__setattr__,
+        "_modelled": frozenset(container for container, _ in nested.values()),
+        "_raw": with_unmodelled,
         **_CONVERTERS,
     }
-    parts = ['"raw": attrs']
+    # A record without children (the common case) or with modelled ones only keeps its
+    # attribute dict as ``raw`` (no copy); see `with_unmodelled` for the others.
+    parts = [
+        '"raw": attrs if not found or found.keys() <= _modelled else _raw(attrs, found, _modelled)'
+    ]
     for name in fields:
         if name in nested:
             container, child = nested[name]
@@ -197,6 +209,19 @@ def _compile(
     exec(source, namespace)  # noqa: S102 - generated from field names only, see docstring
     build: Callable[[Attrs, Children], M] = namespace["build"]
     return build
+
+
+def with_unmodelled(attrs: Attrs, found: Children, modelled: frozenset[str] = frozenset()) -> Raw:
+    """A record's ``raw``: its attributes plus each non-empty child container its model does
+    not type (items' ``supplieritems``, …), as the list of its entries' attributes.
+
+    A container named like an attribute replaces it. Empty containers (``<supplieritems/>``)
+    add nothing, so a record without such children keeps exactly its attributes.
+    """
+    extra = {name: entries for name, entries in found.items() if entries and name not in modelled}
+    if not extra:
+        return attrs  # type: ignore[return-value]  # a dict of str values is a Raw, read-only
+    return {**attrs, **extra}
 
 
 # The readers that can refuse a value (the others take any text).
@@ -370,8 +395,14 @@ FEEDS_BY_WHAT: dict[str, Feed[Any]] = {feed.what: feed for feed in ALL_FEEDS}
 FilterValue = str | int | bool | date | datetime | Decimal | None
 
 
-def format_filters(feed: Feed[Any], filters: Mapping[str, FilterValue]) -> dict[str, str]:
-    """Turn typed filter values into Directo's form fields, dropping ``None``.
+def format_filters(
+    feed: Feed[Any],
+    filters: Mapping[str, FilterValue],
+    *,
+    date_format: values.DateFormat = "dmy",
+) -> dict[str, str]:
+    """Turn typed filter values into Directo's form fields, dropping ``None``; dates and
+    date-times in ``date_format`` (see `values.format_ts_filter`).
 
     Raises ``ValueError`` for a filter the feed does not take (a programming error).
     """
@@ -384,7 +415,7 @@ def format_filters(feed: Feed[Any], filters: Mapping[str, FilterValue]) -> dict[
         if isinstance(value, bool):
             out[name] = "1" if value else "0"
         elif isinstance(value, date):  # datetime is a date too
-            out[name] = values.format_ts_filter(value)
+            out[name] = values.format_ts_filter(value, date_format)
         else:
             out[name] = str(value)
     return out

@@ -1,15 +1,27 @@
-"""Reading put answers: ``<results><Result Type Desc docid doctype submit/>…</results>``.
+"""Reading put answers: one `PutResult` per document, whatever shape Directo answers in.
 
-Each ``Result`` becomes a `PutResult` whose ``kind`` says what its ``Type`` means for the
-gateway (Type 0 and 30 are success). Directo's texts for unknown codes are not public, so
-a non-zero Type whose ``Desc`` names an article, VAT code, salesman, object or customer is
-read from the ``Desc`` words (English and Estonian). A whole-request refusal
-(``<result type="5"/>``, ``<err>token required</err>``) raises instead.
+Shapes read as results: ``<results><Result Type Desc docid doctype submit/>…</results>``
+(also lower-case ``<result type desc>``, a ``Desc`` given as element text, ``msg``), and a
+bare ``<result type="30" desc="Created"/>`` without the wrapper [QBIT handles it]. Each
+becomes a `PutResult` whose ``kind`` says what its ``Type`` means for the gateway (Type 0
+and 30 are success). Directo's texts for unknown codes are not public, so a non-zero Type
+whose ``Desc`` names an article, VAT code, salesman, object or customer is read from the
+``Desc`` words (English and Estonian).
+
+Everything else raises the error `answers.error_for` finds: a bare type 5 (also with its
+text as content, ``<result type="5">…</result>``) or an error text speaking of
+authorisation is `DirectoUnauthorized` (``token required``: `DirectoTokenMissing`);
+``<result type="404"/>`` is `DirectoInvalidUrl`; other error text (``<error>…</error>``,
+``<results><err>…</err></results>``, ``<results error="1" message="…"/>``) and results
+without a numeric Type are a `DirectoResponseError` keeping Directo's words. Whether such a
+put was stored is unknown: the client turns them into `DirectoOutcomeUnknown`. (A type 5
+inside ``<results>`` is a per-document `PutResult` of kind ``unauthorized``.)
 """
 
 from __future__ import annotations
 
-from app.directo.codec import XmlNode, parse_document, raise_for_error_root
+from app.directo import answers
+from app.directo.codec import XmlNode, parse_document
 from app.directo.errors import REGENERATE_KEY_HINT, DirectoPutRejected
 from app.directo.schemas import PutResult, PutResultKind
 
@@ -22,6 +34,8 @@ _BY_TYPE: dict[int, PutResultKind] = {
     17: PutResultKind.IMPORT_ERROR,
     11: PutResultKind.DUPLICATE,
     12: PutResultKind.MISSING_NUMBER,
+    18: PutResultKind.IMPORT_ERROR,  # "uniqueid field not found"
+    19: PutResultKind.IMPORT_ERROR,  # "removal not allowed"
     13: PutResultKind.CUSTOMER_MISSING_REGNO_OR_EMAIL,
     14: PutResultKind.CONFIRMED_LOCKED,
     29: PutResultKind.NOT_CONFIRMED,
@@ -81,16 +95,25 @@ def put_result(type_: int, desc: str = "", **fields: str | None) -> PutResult:
     return PutResult(type=type_, desc=desc, kind=kind, hint=_HINTS[kind], **fields)
 
 
-def _result(node: XmlNode) -> PutResult:
+def _desc(node: XmlNode) -> str:
     attrs = node.attrs
-    raw_type = attrs.get("Type", attrs.get("type", ""))
+    desc = attrs.get("Desc") or attrs.get("desc") or node.text.strip() or attrs.get("msg")
+    return desc or attrs.get("error", "")
+
+
+def _result(node: XmlNode) -> PutResult:
+    """A ``<Result>`` as a `PutResult`; raises when it has no numeric Type to go by."""
     try:
-        type_ = int(raw_type)
+        type_ = int(answers.result_type(node))
     except ValueError:
-        type_ = -1
+        raise answers.by_text(
+            answers.message_of(node),
+            f"Directo answered a result without a Type: {answers.message_of(node)[:200]!r}",
+        ) from None
+    attrs = node.attrs
     return put_result(
         type_,
-        attrs.get("Desc", attrs.get("desc", "")),
+        _desc(node),
         docid=attrs.get("docid") or None,
         doctype=attrs.get("doctype") or None,
         submit=attrs.get("submit") or None,
@@ -98,16 +121,24 @@ def _result(node: XmlNode) -> PutResult:
 
 
 def parse_put_response(data: bytes) -> list[PutResult]:
-    """One `PutResult` per ``<Result>``, in document order.
+    """One `PutResult` per result, in document order (see the module docstring).
 
-    Raises `DirectoUnauthorized`, `DirectoTokenMissing` or `DirectoResponseError` when the
-    answer is a whole-request refusal or not a results document, and `DirectoDecodeError`
-    when it is not acceptable XML.
+    Raises `DirectoUnauthorized`, `DirectoTokenMissing`, `DirectoInvalidUrl` or
+    `DirectoResponseError` when the answer is a whole-request refusal, an error text or
+    not a results document, and `DirectoDecodeError` when it is not acceptable XML. An
+    empty ``<results/>`` gives ``[]``.
     """
     root = parse_document(data)
-    if root.tag != "results":
-        raise_for_error_root(root.tag, root.attrs, root.text)
-    return [_result(node) for node in root.children if node.tag in {"Result", "result"}]
+    if root.tag in answers.RESULT_TAGS:
+        if answers.result_type(root) in {"5", "404"}:
+            raise answers.error_for(root)
+        return [_result(root)]
+    if root.tag != "results" or answers.is_flagged(root):
+        raise answers.error_for(root)
+    found = [node for node in root.children if node.tag in answers.RESULT_TAGS]
+    if not found and any(node.tag in answers.ERROR_CHILDREN for node in root.children):
+        raise answers.error_for(root)
+    return [_result(node) for node in found]
 
 
 def rejection(result: PutResult) -> DirectoPutRejected | None:

@@ -1,9 +1,14 @@
 """Typed Directo records (what the feeds give) and inputs (what a put sends).
 
 Records are frozen and keep every attribute Directo sent in ``raw`` (strings, as sent),
-so attributes this model does not name survive an import. Typed fields follow Directo's
-attribute names; empty attributes are ``None`` (text fields keep ``""`` → ``None`` too).
-Timestamps are naive: Directo reports its local time without an offset.
+so attributes this model does not name survive an import; child containers the model does
+not type (items' ``supplieritems``) are kept there too, as lists of their entries'
+attributes. Typed fields follow Directo's attribute names; empty attributes are ``None``
+(text fields keep ``""`` → ``None`` too). Timestamps are naive, in Directo's local time
+(Europe/Tallinn): a value sent with an offset is converted to it (see `values`).
+
+A record's key (``code``/``number``) is ``""`` when Directo sent none: consumers that key
+by it must count such a record as an error, never store it under an empty key.
 
 Records are built by the codec with ``model_construct`` from already-converted values
 (validation would re-do that work on the hot path); ``tests/directo`` checks that every
@@ -18,11 +23,13 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+RawValue = str | list[dict[str, str]]
+
 
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    raw: dict[str, str] = Field(default_factory=dict, repr=False)
+    raw: dict[str, RawValue] = Field(default_factory=dict, repr=False)
 
 
 class DirectoDataField(_Record):

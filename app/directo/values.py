@@ -2,12 +2,22 @@
 
 Readers raise ``ValueError`` on junk; the codec turns that into a ``DirectoDecodeError``
 naming the attribute. Empty strings mean "no value" (``None``) everywhere.
+
+Time: Directo reports its local time without an offset (Europe/Tallinn for the Estonian
+and Latvian databases alike: Directo runs in Tallinn [INFER]). A value that does carry an
+offset (``…+03:00``, ``…Z``) is converted to that local time and made naive, so every
+timestamp the gateway holds is of one kind and comparisons never fail.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+DIRECTO_TIME = ZoneInfo("Europe/Tallinn")
+DateFormat = Literal["dmy", "iso"]
 
 _ATTR_ESCAPES = str.maketrans(
     {
@@ -48,16 +58,23 @@ def parse_datetime(value: str | None) -> datetime | None:
     """Read Directo's timestamps, naive (Directo's local time).
 
     Accepts ``2025-03-10T08:02:11``, ``2025-03-10 08:02:11``, ``2025-03-10``,
-    ``10.03.2025`` and ``10.03.2025 08:02[:11]``; empty → ``None``.
+    ``10.03.2025`` and ``10.03.2025 08:02[:11]``; an ISO value with an offset is converted
+    to Directo's local time (see the module docstring); empty → ``None``.
     """
     if not value:
         return None
     if "." in value[:6]:
         return _parse_dotted(value)
     try:
-        return datetime.fromisoformat(value)
-    except ValueError:
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo is None else to_local(moment)
+    except (ValueError, OverflowError):  # overflow: local time past year 9999
         raise ValueError(f"not a date/time: {value!r}") from None
+
+
+def to_local(moment: datetime) -> datetime:
+    """An aware date-time as Directo's naive local time (Europe/Tallinn)."""
+    return moment.astimezone(DIRECTO_TIME).replace(tzinfo=None)
 
 
 def parse_date(value: str | None) -> date | None:
@@ -87,15 +104,28 @@ def parse_flag(value: str | None) -> bool:
     return value == "1"
 
 
-def format_ts_filter(value: datetime | date) -> str:
-    """Format a ``ts``/``date1``/``date2`` filter the way Directo's own docs write it.
+def format_ts_filter(value: datetime | date, date_format: DateFormat = "dmy") -> str:
+    """Format a ``ts``/``date1``/``date2`` filter value.
 
-    Dates are ``dd.mm.yyyy`` (the wiki's form). Date-times are ``dd.mm.yyyy HH:MM``, the
-    form live clients send: seconds are floored, so an incremental read overlaps the
-    previous one by < 1 minute, which is harmless because imports are upserts.
+    ``dmy`` (the default) is the wiki's form: dates ``dd.mm.yyyy``, date-times
+    ``dd.mm.yyyy HH:MM`` as live clients send them. That drops the seconds, which floors
+    the bound: the read starts up to 59 s earlier than asked, a superset of what was
+    asked, so nothing is lost. The incremental readers hold an overlap far wider than
+    that anyway (`app.sync.catalogue.OVERLAP` and `app.payments.poll.OVERLAP`, 1 h each:
+    the floored minute lies inside it) and upsert what they read again.
+
+    ``iso`` is the form another client documents: ``yyyy-mm-dd`` and
+    ``yyyy-mm-dd HH:MM:SS``, seconds kept. Aware values are converted to Directo's local
+    time first.
     """
     if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = to_local(value)
+        if date_format == "iso":
+            return value.isoformat(sep=" ", timespec="seconds")
         return value.strftime("%d.%m.%Y %H:%M")
+    if date_format == "iso":
+        return value.isoformat()
     return value.strftime("%d.%m.%Y")
 
 

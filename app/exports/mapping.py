@@ -3,9 +3,15 @@
 The rules (SPEC §8):
 
 * **number** — the digits of the Uku number in order (`INV-2026-0042` → `20260042`); no
-  digits, zero, or more than 2147483647 is `invoice_number_invalid`;
-* **payment term** — days from invoice date to due date; without a due date, the client's
-  payment period; a due date before the invoice date is `payment_term_invalid`;
+  digits, zero, or a digit other than 0–9 (`INV-2026-١٢`: dropping it would silently
+  change the number) is `invoice_number_invalid`; more than 9 digits is
+  `invoice_number_too_long` (Directo's input schemas type document numbers as an int of
+  length 9, PROTOCOL §7);
+* **payment term** — days from invoice date to due date (else the client's payment
+  period; before the invoice date: `payment_term_invalid`), sent as the connection's code
+  for that day count if mapped, else as the count; `duedate` is always sent too;
+* **inline contact** — `email`/`customer_regno` when the caller passes them (see
+  `InlineContact`);
 * **row object/salesman** — the row's resource's external code, else the client's default
   resource's, else the client's default user's when `default_resource_is_default_user`;
   otherwise (or when the resource found has no external code) `salesman_code_missing`;
@@ -19,7 +25,7 @@ Problems are collected, not raised one at a time: the caller gets every one at o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -27,7 +33,9 @@ from app.directo.schemas import DirectoInvoiceInput, DirectoInvoiceRowInput
 from app.errors import ProblemItem
 from app.exports.schemas import InvoiceIn, InvoiceRowIn, ResourceIn
 
-DIRECTO_MAX_NUMBER = 2_147_483_647
+# Directo's input schemas: `number` is `xsd:int` "length: 9" (PROTOCOL §4.2, §7).
+DIRECTO_MAX_DIGITS = 9
+DIRECTO_MAX_NUMBER = 10**DIRECTO_MAX_DIGITS - 1
 T = TypeVar("T")
 
 
@@ -37,24 +45,51 @@ class MappingProblem(Exception):
         self.item = item
 
 
+def _number_problem(uku_number: str, code: str, message: str, fix: str) -> MappingProblem:
+    return MappingProblem(
+        ProblemItem(
+            code=code,
+            message=f"Invoice number {uku_number!r} {message}",
+            loc=["number"],
+            fix=fix,
+            context={"number": uku_number},
+        )
+    )
+
+
 def directo_number(uku_number: str) -> int:
     """The digits of `uku_number` as Directo's integer number; raises MappingProblem."""
-    digits = "".join(
-        character for character in uku_number if character.isascii() and character.isdigit()
-    )
-    value = int(digits) if digits else 0
-    if not digits or value == 0 or value > DIRECTO_MAX_NUMBER:
-        reason = (
-            "has no digits" if not digits else f"gives {digits}, outside 1…{DIRECTO_MAX_NUMBER}"
+    # A digit of another script (Arabic-Indic, full-width, superscript …) is a digit to the
+    # reader: dropping it would send another number than the one on the invoice.
+    foreign = [c for c in uku_number if c.isnumeric() and not ("0" <= c <= "9")]
+    if foreign:
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in dict.fromkeys(foreign))
+        raise _number_problem(
+            uku_number,
+            "invoice_number_invalid",
+            f"holds digits other than 0–9: {shown}. Directo numbers are made of the "
+            "invoice number's digits 0–9 only.",
+            "Write the invoice number with the digits 0–9 (e.g. INV-2026-0042).",
         )
-        raise MappingProblem(
-            ProblemItem(
-                code="invoice_number_invalid",
-                message=f"Invoice number {uku_number!r} {reason}: Directo numbers are integers.",
-                loc=["number"],
-                fix="Use an invoice number series whose digits form a number up to 2147483647.",
-                context={"number": uku_number},
-            )
+    digits = "".join(c for c in uku_number if "0" <= c <= "9")
+    if not digits or int(digits) == 0:
+        raise _number_problem(
+            uku_number,
+            "invoice_number_invalid",
+            "has no digits: Directo numbers are integers."
+            if not digits
+            else f"gives {digits}, which is zero: Directo numbers start at 1.",
+            "Use an invoice number series whose digits form a number from 1 up to 999999999.",
+        )
+    value = int(digits)
+    if value > DIRECTO_MAX_NUMBER:
+        raise _number_problem(
+            uku_number,
+            "invoice_number_too_long",
+            f"gives {value}, {len(str(value))} digits: Directo's document numbers have at "
+            f"most {DIRECTO_MAX_DIGITS}.",
+            "Use a shorter number series in Uku, e.g. a two-digit year or fewer leading "
+            "zeros (INV-26-0042 → 260042), so the digits form at most 9 digits.",
         )
     return value
 
@@ -85,6 +120,26 @@ def payment_term_days(
             )
         )
     return days
+
+
+def payment_term_code(days: int, codes: Mapping[int, str]) -> str:
+    """What `paymentterm` carries: the connection's code for `days`, else the day count."""
+    return codes.get(days, str(days))
+
+
+@dataclass(frozen=True, slots=True)
+class InlineContact:
+    """The client's e-mail and registration code, to send on the invoice itself.
+
+    Seen (PROTOCOL §3.2, §4.4 item 6, §7): Directo answered Type 13 "Missing customer
+    email or reg.no" live for a customer card with neither, and a live-tested client sends
+    the invoice attributes `email` and `customer_regno` for such customers. Inferred: that
+    the inline values satisfy the check for that invoice (whether Directo also copies them
+    to the card is not known, which is why they are sent only when the card lacks both).
+    """
+
+    email: str | None = None
+    regno: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +226,19 @@ def _collect(problems: list[ProblemItem], rule: Callable[[], T]) -> T | None:
         return None
 
 
-def map_invoice(invoice: InvoiceIn, *, customer_code: str, auto_confirm: bool) -> MappedInvoice:
-    """Directo's invoice input for `invoice`, or every problem that prevents it."""
+def map_invoice(
+    invoice: InvoiceIn,
+    *,
+    customer_code: str,
+    auto_confirm: bool,
+    term_codes: Mapping[int, str] | None = None,
+    contact: InlineContact | None = None,
+) -> MappedInvoice:
+    """Directo's invoice input for `invoice`, or every problem that prevents it.
+
+    `term_codes` maps day counts to the connection's payment-term codes; `contact` is sent
+    inline when given (the caller decides: only for a customer card without either).
+    """
     problems: list[ProblemItem] = []
 
     number = _collect(problems, lambda: directo_number(invoice.number))
@@ -225,10 +291,12 @@ def map_invoice(invoice: InvoiceIn, *, customer_code: str, auto_confirm: bool) -
         customercode=customer_code,
         date=invoice.invoice_date,
         duedate=due,
-        paymentterm=str(term),
+        paymentterm=payment_term_code(term, term_codes or {}),
         currency=invoice.currency,
         salesman=seller,
         comment=invoice.comment,
+        email=contact.email if contact else None,
+        customer_regno=contact.regno if contact else None,
         confirm=auto_confirm,
         rows=tuple(rows),
     )

@@ -3,9 +3,10 @@
 * `problem_for` turns a failing `<Result>` into the export's problem: the same codes as
   the pre-flight checks where Directo's text allows (`article_unknown`,
   `vat_code_unknown`, `salesman_unknown` — an unknown object is the same resource code —,
-  `customer_unknown`, `customer_missing_regno_or_email`, `unauthorized`), else the
-  result's kind; Directo's own `Type` and `Desc` always travel in `context`, and the row
-  is named when Directo's text names one of its codes.
+  `customer_unknown`, `customer_missing_regno_or_email`, `unauthorized`,
+  `payment_term_unknown`), else the result's kind; Directo's own `Type` and `Desc`
+  always travel in `context`, and the row is named when Directo's text names one of its
+  codes.
 * `is_ours` decides whether an invoice Directo already holds under our number is the one
   this export sent (same customer, same net total), which is what makes a re-sent or
   duplicate-answered put safe.
@@ -50,11 +51,31 @@ _FIXES: dict[PutResultKind, tuple[str, str]] = {
     ),
     PutResultKind.CUSTOMER_MISSING_REGNO_OR_EMAIL: (
         "customer_missing_regno_or_email",
-        "Add an e-mail address or a registration number to the customer's card in Directo, "
-        "then export again.",
+        "Add an e-mail address or a registration number to the customer's card in Directo "
+        "(then import customers again), or send the client's client_email or client_regno "
+        "with the invoice; then export again with a new key.",
     ),
     PutResultKind.UNAUTHORIZED: ("unauthorized", REGENERATE_KEY_HINT),
 }
+
+
+# Directo's text for an unknown payment term is not public (PROTOCOL §3.5, §8): like the
+# other unknown codes it is taken to be a failing Type (9, 31 or another) whose Desc
+# names the field, in English or Estonian ("maksetingimus"). Result kinds with a meaning
+# of their own (duplicate, Type 13 …) are never read as one.
+_TERM_WORDS = ("payment term", "paymentterm", "payterm", "maksetingimus", "maksetähtaeg")
+_MAY_NAME_A_TERM = frozenset(
+    {
+        PutResultKind.IMPORT_ERROR,
+        PutResultKind.NOT_FOUND,
+        PutResultKind.OTHER,
+        PutResultKind.CUSTOMER_UNKNOWN,
+        PutResultKind.ARTICLE_UNKNOWN,
+        PutResultKind.VAT_CODE_UNKNOWN,
+        PutResultKind.SALESMAN_UNKNOWN,
+        PutResultKind.OBJECT_UNKNOWN,
+    }
+)
 
 
 def _mentions(text: str, code: str | None) -> bool:
@@ -82,10 +103,31 @@ def _locate(
     return [], {}
 
 
-def problem_for(result: PutResult, rows: Sequence[dict[str, Any]] = ()) -> ProblemItem:
-    """The export problem for a failing result; `rows` are the sent rows' attributes."""
-    code, fix = _FIXES.get(result.kind, (result.kind.value, result.hint))
-    loc, context = _locate(result.kind, result.desc, rows)
+def _refuses_payment_term(result: PutResult) -> bool:
+    lowered = result.desc.lower()
+    return result.kind in _MAY_NAME_A_TERM and any(word in lowered for word in _TERM_WORDS)
+
+
+def _term_problem(paymentterm: str | None) -> tuple[str, str, list[str | int], dict[str, Any]]:
+    term = paymentterm or "?"
+    fix = (
+        f"Map this payment term to a code of the Directo database's payment-term register: "
+        f'PUT …/directo/connection/payment-terms {{"codes": {{"<days>": "<code>"}}}} (the '
+        f"invoice sent {term!r}), or add a payment term with code {term!r} in Directo."
+    )
+    return "payment_term_unknown", fix, ["due_date"], {"paymentterm": paymentterm}
+
+
+def problem_for(
+    result: PutResult, rows: Sequence[dict[str, Any]] = (), *, paymentterm: str | None = None
+) -> ProblemItem:
+    """The export problem for a failing result; `rows` are the sent rows' attributes and
+    `paymentterm` the term code the invoice carried."""
+    if _refuses_payment_term(result):
+        code, fix, loc, context = _term_problem(paymentterm)
+    else:
+        code, fix = _FIXES.get(result.kind, (result.kind.value, result.hint))
+        loc, context = _locate(result.kind, result.desc, rows)
     return ProblemItem(
         code=code,
         message=f"Directo refused the invoice: {result.desc or 'no description'} "

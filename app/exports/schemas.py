@@ -93,6 +93,26 @@ class InvoiceIn(_Strict):
         default=None, description="Directo customer code; when absent, the client's link is used"
     )
     comment: str | None = Field(default=None, max_length=1000)
+    client_email: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description=(
+            "The client's e-mail in Uku: sent on the invoice (`email`) when the Directo "
+            "customer card has neither e-mail nor registration code"
+        ),
+    )
+    client_regno: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^\S(.*\S)?$",
+        description=(
+            "The client's registration code in Uku: sent on the invoice (`customer_regno`) "
+            "when the Directo customer card has neither e-mail nor registration code"
+        ),
+    )
     rows: list[InvoiceRowIn] = Field(min_length=1, max_length=500)
     billing: BillingSettingsIn = Field(default_factory=BillingSettingsIn)
     resources: list[ResourceIn] = Field(default_factory=list, max_length=500)

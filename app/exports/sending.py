@@ -5,9 +5,11 @@ and that is committed; so whenever a run finds an export already `sending`, an e
 put may have reached Directo (a timeout after sending, a dropped answer, a worker killed
 between put and record). Such a run first reads Directo's invoice feed filtered by the
 number: an invoice that `is_ours` (same customer and net total) makes the export `sent`
-without another put; another invoice under the number fails it with `duplicate_number`;
-no invoice means the put never landed, and it is sent again. Directo answering a put
-with Type 11 (duplicate) or 14 (confirmed, locked) is handled the same way.
+without another put — unless another Uku number holds or sent that Directo number
+(`claims.check_found`), which fails it with `invoice_number_taken`; another invoice under
+the number fails it with `duplicate_number`; no invoice means the put never landed, and
+it is sent again. Directo answering a put with Type 11 (duplicate) or 14 (confirmed,
+locked) is handled the same way. A failed export releases its number (`claims.on_failed`).
 
 Outcomes: Type 0/30 → `sent` (draft, or confirmed when `confirm="1"` was sent), docid
 kept; a failing Type → `failed` with the code of `outcomes.problem_for`, Directo's
@@ -32,13 +34,12 @@ from app.db.models import ExportStatus, InvoiceExport, Job, JobStatus, PaymentSt
 from app.db.repositories import connections as connection_repo
 from app.db.repositories import exports as export_repo
 from app.directo.client import DirectoClient
+from app.directo.codec import parse_document
 from app.directo.credentials import DirectoCredentials
 from app.directo.errors import DirectoAuthError, DirectoError, DirectoOutcomeUnknown
 from app.directo.schemas import DirectoInvoice, PutResult, PutResultKind
 from app.errors import ProblemItem
-from app.exports import outcomes
-from app.exports.mapping import map_invoice
-from app.exports.schemas import InvoiceIn
+from app.exports import claims, outcomes
 from app.jobs.runner import JobContext, JobFailed, JobOutcome, RetryableJobError
 from app.webhooks.outbox import emit
 from app.webhooks.types import EventType
@@ -84,11 +85,14 @@ async def find_invoice(
     return None
 
 
-def _sent_rows(export: InvoiceExport) -> list[dict[str, Any]]:
-    """The rows as put (item, vatcode, object …), re-derived by the pure mapping."""
-    invoice = InvoiceIn.model_validate(export.request_body)
-    mapped = map_invoice(invoice, customer_code=export.customer_code, auto_confirm=False)
-    return [row.model_dump() for row in mapped.document.rows] if mapped.document else []
+def _as_put(export: InvoiceExport) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The invoice header and rows as put (`paymentterm`; item, vatcode, object …)."""
+    if not export.xml_sent:
+        return {}, []
+    for document in parse_document(export.xml_sent).iter("invoice"):
+        rows = [row.attrs for rows in document.iter("rows") for row in rows.children]
+        return document.attrs, rows
+    return {}, []
 
 
 def _ours(export: InvoiceExport, found: DirectoInvoice) -> bool:
@@ -137,6 +141,7 @@ async def fail_export(
     export.errors = [problem.model_dump(mode="json")]
     export.failed_at = _now()
     await session.flush()
+    await claims.on_failed(session, export)
     await emit(
         session,
         company_id=export.company_id,
@@ -162,9 +167,16 @@ async def _settle_found(
     found: DirectoInvoice | None,
     result: PutResult | None,
 ) -> JobOutcome | None:
-    """Settle the export from what Directo holds under its number (None: holds nothing)."""
+    """Settle the export from what Directo holds under its number (None: holds nothing).
+
+    The invoice found is this export's only if no other Uku number holds or sent the
+    number (amounts and customer alike prove nothing: two Uku invoices may match both).
+    """
     if found is None:
         return None
+    taken = await claims.check_found(context.session, export)
+    if taken is not None:
+        return await _failed(context, export, taken)
     if _ours(export, found):
         # Directo's docid of an invoice is its number (PROTOCOL §3.5): the one found is it.
         docid = result.docid if result is not None and result.docid else found.number
@@ -219,7 +231,9 @@ async def _put(
         )
     if result.kind is PutResultKind.UNAUTHORIZED:
         raise DirectoAuthError(result.desc or "Unauthorized")
-    return await _failed(context, export, outcomes.problem_for(result, _sent_rows(export)))
+    header, rows = _as_put(export)
+    problem = outcomes.problem_for(result, rows, paymentterm=header.get("paymentterm"))
+    return await _failed(context, export, problem)
 
 
 async def _send(

@@ -7,6 +7,11 @@ its body hashes the same (nothing is validated or queued again) and `idempotency
 NOTHING`: of any number of concurrent requests with one key exactly one inserts (and
 queues one send job); the others wait for its commit and answer its export.
 
+**One Directo number, one Uku invoice.** A new export claims its Directo number for its
+Uku number in the same transaction (`claims.py`): of concurrent exports of *different*
+Uku numbers with one Directo number exactly one is created; the others answer
+`invoice_number_taken`.
+
 Nothing here commits: the caller (the request's unit of work) commits, then enqueues the
 job it was given.
 """
@@ -33,7 +38,7 @@ from app.db.repositories import exports as export_repo
 from app.db.repositories import jobs as job_repo
 from app.db.repositories import links as link_repo
 from app.errors import AppError, Conflict, NotFound, ProblemItem
-from app.exports import validation
+from app.exports import claims, validation
 from app.exports.schemas import InvoiceIn
 from app.jobs.names import JobName
 
@@ -60,11 +65,18 @@ class Created:
     replayed: bool
 
 
+# Body fields added after exports were first stored: hashed only when set, so a retry of
+# a request accepted before they existed still hashes as it did then.
+_ADDED_LATER = ("client_email", "client_regno")
+
+
 def request_hash(invoice: InvoiceIn) -> str:
     """SHA-256 of the invoice's canonical JSON (key order and whitespace do not matter)."""
-    canonical = json.dumps(
-        invoice.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    body = invoice.model_dump(mode="json")
+    for name in _ADDED_LATER:
+        if body.get(name) is None:
+            body.pop(name, None)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -164,6 +176,11 @@ async def create_export(
         winner = await export_repo.get_by_key(session, company_id, idempotency_key)
         assert winner is not None, "the conflicting export is committed before we can see it"
         return _replay(winner, digest)
+    # Validation saw the number free; the claim decides among concurrent exports (the
+    # caller's rollback of this transaction then drops the export row too).
+    taken = await claims.claim(session, export)
+    if taken is not None:
+        raise validation.invalid([taken])
     job = await start_send(session, export)
     return Created(export=export, job=job, replayed=False)
 

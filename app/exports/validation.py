@@ -1,10 +1,16 @@
-"""Pre-flight validation of an export: the mapping rules plus what the connection imported.
+"""Pre-flight validation of an export: the mapping rules plus what the connection knows.
 
-`prepare` runs every check and reports every problem at once (a 422 `invoice_invalid`
-whose `errors[]` name the row, the code and the fix): the mapping's own problems
-(number, payment term, object/salesman codes, VAT codes without an external code), then
-article codes that are not among the connection's imported articles (`article_unknown`)
-and a customer code that is not among its imported customers (`customer_unknown`).
+`prepare` runs every check and reports every problem at once (a 422 whose `errors[]` name
+the row, the code and the fix): the mapping's own problems (number, payment term,
+object/salesman codes, VAT codes without an external code), a Directo number another Uku
+invoice holds on the connection (`invoice_number_taken`), then article codes that are not
+among the connection's imported articles (`article_unknown`) and a customer code that is
+not among its imported customers (`customer_unknown`). The answer's `code` is
+`invoice_number_taken` when that is among the problems (the invoice itself may be fine:
+its number collides), else `invoice_invalid`.
+
+The connection also shapes the document: its payment-term codes, and the client's e-mail
+and registration code sent inline when the imported customer card has neither.
 On success it returns the Directo document, the exact XML to put, and the net total the
 gateway later compares with what Directo holds.
 """
@@ -19,10 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DirectoArticle, DirectoCustomer
 from app.db.repositories import catalog as catalog_repo
+from app.db.repositories import payment_terms as term_repo
 from app.directo.render import render_invoices
 from app.directo.schemas import DirectoInvoiceInput
 from app.errors import AppError, ProblemItem
-from app.exports.mapping import map_invoice
+from app.exports import claims
+from app.exports.mapping import InlineContact, MappingProblem, directo_number, map_invoice
 from app.exports.schemas import InvoiceIn
 
 CENT = Decimal("0.01")
@@ -37,6 +45,12 @@ class PreparedInvoice:
     xml: str
     net_total: Decimal
 
+    @property
+    def payment_term_days(self) -> int:
+        """The term in days (`paymentterm` may be the connection's code for it)."""
+        due = self.document.duedate or self.document.date  # the mapping always sets it
+        return (due - self.document.date).days
+
 
 def net_total(document: DirectoInvoiceInput) -> Decimal:
     """Sum of the rows without VAT, each row rounded to cents (as Directo sums them)."""
@@ -50,14 +64,46 @@ def net_total(document: DirectoInvoiceInput) -> Decimal:
 
 
 def invalid(problems: list[ProblemItem]) -> AppError:
+    """The 422 for `problems`: `invoice_number_taken` when the number collides, else
+    `invoice_invalid`; every problem is listed in `errors`."""
     count = len(problems)
+    taken = any(problem.code == "invoice_number_taken" for problem in problems)
     return AppError(
-        "invoice_invalid",
+        "invoice_number_taken" if taken else "invoice_invalid",
         f"The invoice cannot be exported to Directo: {count} problem{'s' if count != 1 else ''}"
         ", each listed in errors with its fix.",
         status=422,
         errors=problems,
     )
+
+
+async def _number_taken(
+    session: AsyncSession, invoice: InvoiceIn, *, connection_id: uuid.UUID
+) -> list[ProblemItem]:
+    """`invoice_number_taken` when another Uku invoice holds the invoice's Directo number."""
+    try:
+        number = directo_number(invoice.number)
+    except MappingProblem:
+        return []  # the mapping has reported the number already
+    holder = await claims.holder_besides(
+        session, connection_id=connection_id, number=number, uku_number=invoice.number
+    )
+    if holder is None:
+        return []
+    return [claims.taken_problem(number, uku_number=invoice.number, holder=holder)]
+
+
+async def _inline_contact(
+    session: AsyncSession, invoice: InvoiceIn, *, connection_id: uuid.UUID, customer_code: str
+) -> InlineContact | None:
+    """The client's contact data to send inline, for an imported customer card that has
+    neither e-mail nor registration code (Directo answers Type 13 otherwise)."""
+    if invoice.client_email is None and invoice.client_regno is None:
+        return None
+    card = await catalog_repo.get_customer(session, connection_id, customer_code)
+    if card is None or (card.email or "").strip() or (card.regno or "").strip():
+        return None
+    return InlineContact(email=invoice.client_email, regno=invoice.client_regno)
 
 
 async def _catalogue_problems(
@@ -125,9 +171,18 @@ async def prepare(
     customer_code: str,
     auto_confirm: bool,
 ) -> PreparedInvoice:
-    """The document and XML for `invoice`; raises `invoice_invalid` (422) with every problem."""
-    mapped = map_invoice(invoice, customer_code=customer_code, auto_confirm=auto_confirm)
+    """The document and XML for `invoice`; raises `invalid` (422) with every problem."""
+    mapped = map_invoice(
+        invoice,
+        customer_code=customer_code,
+        auto_confirm=auto_confirm,
+        term_codes=await term_repo.codes_of(session, connection_id),
+        contact=await _inline_contact(
+            session, invoice, connection_id=connection_id, customer_code=customer_code
+        ),
+    )
     problems = list(mapped.problems)
+    problems += await _number_taken(session, invoice, connection_id=connection_id)
     problems += await _catalogue_problems(
         session, invoice, connection_id=connection_id, customer_code=customer_code
     )

@@ -12,11 +12,14 @@ import asyncio
 import contextlib
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
 import structlog
 from arq import Retry, cron
+from arq.cron import CronJob
+from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker, func
 from redis.exceptions import RedisError
 
@@ -28,6 +31,7 @@ from app.jobs.queue import arq_redis_settings, deserialize, serialize
 from app.jobs.registry import JOB_SPECS
 from app.jobs.runner import JobSpec, RetryJob, run_tracked_job, stale_before
 from app.logging import configure_logging
+from app.metrics import CRON_TICKS
 from app.resources import Resources, open_resources
 from app.runtime import tune_garbage_collector
 from app.statistics.monthly import start_due_imports
@@ -37,6 +41,8 @@ from app.webhooks.delivery import deliver_due
 log = structlog.get_logger(__name__)
 
 _STRANDED_AFTER = dt.timedelta(seconds=60)
+
+Tick = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
 def _arq_function(spec: JobSpec) -> Function:
@@ -109,6 +115,66 @@ async def import_statistics(ctx: dict[str, Any]) -> int:
     return len(jobs)
 
 
+def _counted(coroutine: Tick, *, name: str, queue_name: str) -> WorkerCoroutine:
+    """`coroutine`, counting each tick it ends in `gateway_cron_ticks_total`."""
+
+    async def tick(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        outcome = "error"
+        try:
+            result = await coroutine(ctx)
+            outcome = "ok"
+            return result
+        finally:
+            CRON_TICKS.labels(name, queue_name, outcome).inc()
+
+    tick.__qualname__ = tick.__name__ = name
+    return tick
+
+
+def _cron(
+    coroutine: Tick, *, queue_name: str, run_at_startup: bool = False, **when: Any
+) -> CronJob:
+    """A `unique` cron whose runs are named after the queue: `cron:<queue>:<function>`.
+
+    arq de-duplicates a unique cron's run by the job id `<cron name>:<scheduled ms>`, and
+    names a cron `cron:<function>` by default — the same name in every deployment. Two
+    deployments on one Redis database (staging beside production, each on its own
+    `GATEWAY_REDIS__QUEUE_NAME`) would then claim each other's runs: whichever enqueued a
+    tick first ran it on its own queue, and the other skipped it. With the queue in the
+    name, the workers of one deployment still share each tick, and other deployments run
+    theirs.
+    """
+    name = coroutine.__name__
+    return cron(
+        _counted(coroutine, name=name, queue_name=queue_name),
+        name=f"cron:{queue_name}:{name}",
+        unique=True,
+        run_at_startup=run_at_startup,
+        **when,
+    )
+
+
+def crons(queue_name: str) -> list[CronJob]:
+    """The worker's periodic ticks, for the deployment whose queue is `queue_name`."""
+    return [
+        _cron(watchdog, queue_name=queue_name, second={0, 30}, run_at_startup=True),
+        _cron(
+            deliver_webhooks,
+            queue_name=queue_name,
+            second=set(range(0, 60, 2)),
+            run_at_startup=True,
+        ),
+        _cron(
+            refresh_catalogues,
+            queue_name=queue_name,
+            minute=set(range(0, 60, 10)),
+            second={15},
+        ),
+        _cron(import_statistics, queue_name=queue_name, minute={5}, second={45}),
+        _cron(exports_tick, queue_name=queue_name, second={40}),
+    ]
+
+
 def _health_key(settings: Settings) -> str:
     return f"{settings.redis.queue_name}:health-check"
 
@@ -141,13 +207,7 @@ def build_worker(settings: Settings, *, burst: bool = False, handle_signals: boo
             *(_arq_function(spec) for spec in JOB_SPECS.values()),
             func(deliver_webhooks, name="deliver_webhooks"),
         ],
-        cron_jobs=[
-            cron(watchdog, second={0, 30}, unique=True, run_at_startup=True),
-            cron(deliver_webhooks, second=set(range(0, 60, 2)), unique=True, run_at_startup=True),
-            cron(refresh_catalogues, minute=set(range(0, 60, 10)), second={15}, unique=True),
-            cron(import_statistics, minute={5}, second={45}, unique=True),
-            cron(exports_tick, second={40}, unique=True),
-        ],
+        cron_jobs=crons(settings.redis.queue_name),
         queue_name=settings.redis.queue_name,
         redis_settings=arq_redis_settings(settings.redis),
         on_startup=startup,

@@ -10,10 +10,11 @@ One poll per connection (single flight), started by the worker's tick every
    nothing, and Directo leaves them out of the balance too);
 3. looks up by number the invoices a receipt named but the invoice feed did not bring,
    and those never read yet;
-4. stores per export `total`, `balance`, `paid_amount`, `payment_status`, `paid_on`,
-   Directo's `confirmed` and `ts`, emitting `invoice.payment_status_changed` (old → new)
-   on any change and `invoice.paid` exactly once per export, when it first becomes paid
-   (`paid_notified_at` records it, under a row lock).
+4. stores per export `total`, `balance`, `paid_amount`, `payment_status`, `paid_on`
+   (the settling receipt's date, else the day it was first read as paid in Directo's
+   time zone), Directo's `confirmed` and `ts`, emitting `invoice.payment_status_changed`
+   (old → new) on any change and `invoice.paid` exactly once per export, when it first
+   becomes paid (`record.py`; `paid_notified_at` records it, under a row lock).
 
 Everything — exports, events, both watermarks — commits with the job, or not at all.
 """
@@ -24,13 +25,13 @@ import contextlib
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections import health
+from app.connections.capabilities import Feature, Work
 from app.connections.service import credentials_of
-from app.db.models import Connection, InvoiceExport, Job, PaymentStatus
+from app.db.models import Connection, Job
 from app.db.repositories import catalog as catalog_repo
 from app.db.repositories import connections as connection_repo
 from app.db.repositories import exports as export_repo
@@ -38,13 +39,12 @@ from app.db.repositories import jobs as job_repo
 from app.directo.client import DirectoClient
 from app.directo.credentials import DirectoCredentials
 from app.directo.errors import DirectoError
+from app.directo.probe import Capability
 from app.directo.schemas import DirectoInvoice
 from app.exports.sending import find_invoice
 from app.jobs.names import JobName
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
-from app.payments.status import read_invoice
-from app.webhooks.outbox import emit
-from app.webhooks.types import EventType
+from app.payments.record import apply_reading
 
 INVOICE_FEED = "paid_status:invoice"
 RECEIPT_FEED = "paid_status:receipt"
@@ -53,6 +53,7 @@ FIRST_POLL_MARGIN = dt.timedelta(days=1)
 MAX_LOOKUPS = 100
 MAX_STARTS_PER_TICK = 50
 BATCH_SIZE = 2000
+PAID_STATUS_NEEDS = (Capability.INVOICES_OUT, Capability.RECEIPTS_OUT)
 
 
 def _number(text: str | None) -> int | None:
@@ -167,71 +168,8 @@ async def _read_receipts(
                 reading.paid_dates[number] = max(dates[number], known or dates[number])
 
 
-def _payment_payload(export: InvoiceExport, previous: PaymentStatus | None) -> dict[str, Any]:
-    def money(value: object) -> str | None:
-        return None if value is None else str(value)
-
-    return {
-        "export_id": str(export.id),
-        "client_id": export.client_id,
-        "invoice_number": export.uku_invoice_number,
-        "directo_number": export.directo_number,
-        "customer_code": export.customer_code,
-        "currency": export.currency,
-        "payment_status": export.payment_status.value if export.payment_status else None,
-        "previous_payment_status": previous.value if previous else None,
-        "total": money(export.total),
-        "balance": money(export.balance),
-        "paid_amount": money(export.paid_amount),
-        "paid_on": export.paid_on.isoformat() if export.paid_on else None,
-    }
-
-
-async def _apply(
-    session: AsyncSession,
-    export: InvoiceExport,
-    invoice: DirectoInvoice,
-    paid_date: dt.date | None,
-    now: dt.datetime,
-    counts: dict[str, int],
-) -> None:
-    """Store one invoice's reading on its export and announce what changed."""
-    reading = read_invoice(invoice)
-    export.payment_checked_at = now
-    if reading is None:
-        return
-    previous = export.payment_status
-    export.total, export.balance = reading.total, reading.balance
-    export.paid_amount, export.confirmed = reading.paid_amount, reading.confirmed
-    export.directo_ts = reading.ts
-    if reading.status is PaymentStatus.PAID:
-        if previous is not PaymentStatus.PAID or export.paid_on is None:
-            export.paid_on = paid_date or export.paid_on or now.date()
-    else:
-        export.paid_on = None
-    counts["updated"] += 1
-    callback_url = export.request_body.get("callback_url")
-    if reading.status is not previous:
-        export.payment_status = reading.status
-        export.payment_status_changed_at = now
-        counts["status_changed"] += 1
-        await emit(
-            session,
-            company_id=export.company_id,
-            type_=EventType.INVOICE_PAYMENT_STATUS_CHANGED,
-            payload=_payment_payload(export, previous),
-            callback_url=callback_url,
-        )
-    if reading.status is PaymentStatus.PAID and export.paid_notified_at is None:
-        export.paid_notified_at = now
-        counts["paid"] += 1
-        await emit(
-            session,
-            company_id=export.company_id,
-            type_=EventType.INVOICE_PAID,
-            payload=_payment_payload(export, previous),
-            callback_url=callback_url,
-        )
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 async def _load_connection(context: JobContext) -> Connection:
@@ -256,7 +194,7 @@ async def _save_marks(
 
 async def poll_payments(context: JobContext) -> JobOutcome:
     """The `payment_poll` job (see the module docstring)."""
-    session, now = context.session, dt.datetime.now(dt.UTC)
+    session, now = context.session, _now()
     connection = await _load_connection(context)
     oldest = await export_repo.oldest_awaiting_payment(session, connection.id)
     reading = _Reading()
@@ -282,9 +220,9 @@ async def poll_payments(context: JobContext) -> JobOutcome:
             if found is not None:
                 reading.invoices[number] = found
     except DirectoError as error:
-        async with context.resources.sessionmaker() as own, own.begin():
-            await health.report(own, connection.id, error_code=error.code, hint=error.hint)
-        raise
+        # A key without invoices or receipts out fails the poll as `feed_not_activated`.
+        work = Work(Feature.PAID_STATUS, PAID_STATUS_NEEDS, directo, creds)
+        await health.fail(context.resources.sessionmaker, connection.id, error, work=work)
     exports = await export_repo.sent_exports_with_numbers(
         session, connection.id, set(reading.invoices) | set(wanted)
     )
@@ -294,7 +232,7 @@ async def poll_payments(context: JobContext) -> JobOutcome:
             export.payment_checked_at = now
             continue
         paid_date = reading.paid_dates.get(export.directo_number)
-        await _apply(session, export, invoice, paid_date, now, reading.counts)
+        await apply_reading(session, export, invoice, paid_date, now, reading.counts)
     await session.flush()
     # The connection row is locked before the watermark rows (whose foreign key share-locks
     # it) are written: locks taken in that order cannot deadlock with another job's report.

@@ -3,10 +3,18 @@
 Directo's invoice carries its total with VAT (`totalamount`) and the outstanding
 `balance`; only confirmed receipts lower the balance, so the balance is the authority:
 
-* `paid` — nothing is outstanding (balance 0);
+* `paid` — nothing is outstanding (balance 0), or, for an invoice of a positive total,
+  more than the total was received (balance below 0: overpaid, the surplus is
+  `overpaid_amount`);
 * `unpaid` — the whole total is outstanding;
-* `partially_paid` — anything in between (or, for a credit invoice, its negative
-  equivalent).
+* `partially_paid` — anything in between. A credit invoice (negative total) keeps these
+  rules mirrored: paid at balance 0, unpaid at its total, partially paid otherwise —
+  its balance is negative by nature, so a negative balance says nothing of a surplus.
+
+How Directo shows an overpayment is inferred, not seen (PROTOCOL §2.4 lists `balance` as
+"outstanding"): a receipt row larger than the invoice's balance is taken to leave the
+balance negative. Should Directo instead stop the balance at 0 (keeping the surplus as a
+prepayment on the customer), the invoice still reads `paid`, with no surplus shown.
 """
 
 from __future__ import annotations
@@ -23,11 +31,19 @@ CENT = Decimal("0.01")
 
 def payment_status(*, total: Decimal, balance: Decimal) -> PaymentStatus:
     """The status of an invoice of `total` with `balance` still outstanding."""
-    if balance.quantize(CENT) == 0:
+    if balance.quantize(CENT) == 0 or overpaid_amount(total=total, balance=balance) > 0:
         return PaymentStatus.PAID
     if balance.quantize(CENT) == total.quantize(CENT):
         return PaymentStatus.UNPAID
     return PaymentStatus.PARTIALLY_PAID
+
+
+def overpaid_amount(*, total: Decimal, balance: Decimal) -> Decimal:
+    """What was received beyond the total of a positive invoice (0 when nothing was, and
+    always for a credit invoice, whose balance is negative by nature)."""
+    if total.quantize(CENT) > 0 and balance.quantize(CENT) < 0:
+        return -balance.quantize(CENT)
+    return Decimal("0.00")
 
 
 @dataclass(frozen=True, slots=True)

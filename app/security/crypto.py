@@ -23,7 +23,28 @@ _NONCE_BYTES = 12
 
 
 class SecretDecryptionError(Exception):
-    """A stored secret could not be opened: unknown key id or tampered ciphertext."""
+    """A stored secret could not be opened: tampered ciphertext, or (the subclass below) a
+    key id this process is not configured with. The message never holds the secret."""
+
+
+class EncryptionKeyMissing(SecretDecryptionError):
+    """The secret is sealed under a key id missing from `GATEWAY_ENCRYPTION__KEYS` — the
+    typical state of a replica not yet given the new key when `rotate-keys` ran.
+
+    A configuration fault of this process, not corruption: another replica (or this one,
+    once configured) opens it. Hence `retryable` (a job tries again, perhaps on a worker
+    that has the key) and the API's answer 503 `encryption_key_missing`.
+    """
+
+    code = "encryption_key_missing"
+    retryable = True
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(
+            f"a stored secret is sealed under encryption key {key_id!r}, which this process "
+            "is not configured with"
+        )
+        self.key_id = key_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +66,11 @@ class SecretBox:
             self._keys[key_id] = AESGCM(raw)
         self.primary_key_id = next(iter(self._keys))
 
+    @property
+    def key_ids(self) -> frozenset[str]:
+        """The ids of every configured key (the ones this process can open)."""
+        return frozenset(self._keys)
+
     def seal(self, plaintext: str, *, context: str) -> Sealed:
         """Encrypt under the primary key; `context` must be given again to open it."""
         nonce = os.urandom(_NONCE_BYTES)
@@ -53,10 +79,12 @@ class SecretBox:
         return Sealed(ciphertext=nonce + ciphertext, key_id=self.primary_key_id)
 
     def open(self, sealed: Sealed, *, context: str) -> str:
-        """Decrypt; raises SecretDecryptionError (never the plaintext or key) on failure."""
+        """Decrypt; raises EncryptionKeyMissing for a key id not configured here, and
+        SecretDecryptionError for a ciphertext that fails authentication (never showing
+        the plaintext or a key)."""
         aead = self._keys.get(sealed.key_id)
         if aead is None:
-            raise SecretDecryptionError(f"no configured encryption key has id {sealed.key_id!r}")
+            raise EncryptionKeyMissing(sealed.key_id)
         nonce, body = sealed.ciphertext[:_NONCE_BYTES], sealed.ciphertext[_NONCE_BYTES:]
         try:
             return aead.decrypt(nonce, body, context.encode()).decode()

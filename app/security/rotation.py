@@ -16,12 +16,51 @@ from app.connections.service import token_context
 from app.db.models import Connection, WebhookEndpoint
 from app.db.repositories import system as system_repo
 from app.db.repositories.system import SecretRow
-from app.security.crypto import Sealed, SecretBox
+from app.security.crypto import EncryptionKeyMissing, Sealed, SecretBox, SecretDecryptionError
 from app.webhooks.service import callback_context, endpoint_context
+
+
+class RotationFailed(Exception):
+    """A stored secret could not be opened, so rotation stopped; the caller rolls back, so
+    nothing is re-encrypted. The message names the row and the fix, never the secret."""
+
+    def __init__(self, row: SecretRow, cause: SecretDecryptionError) -> None:
+        kind, row_id = _describe(row)
+        if isinstance(cause, EncryptionKeyMissing):
+            self.code = cause.code
+            detail = (
+                f"{kind} {row_id} is sealed under key {cause.key_id!r}, which is not "
+                "configured; keep every old key in GATEWAY_ENCRYPTION__KEYS (after the new "
+                "one) until rotate-keys succeeds"
+            )
+        else:
+            self.code = "secret_undecryptable"
+            detail = (
+                f"{kind} {row_id} failed to decrypt (altered or copied ciphertext); "
+                "replace that secret (store the token again, or recreate the endpoint / "
+                "rotate the callback secret), then run rotate-keys again"
+            )
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _describe(row: SecretRow) -> tuple[str, str]:
+    if isinstance(row, Connection):
+        return "connection", str(row.id)
+    if isinstance(row, WebhookEndpoint):
+        return "webhook endpoint", str(row.id)
+    return "callback secret of company", repr(row.company_id)
 
 
 def _reseal(row: SecretRow, secrets: SecretBox) -> str:
     """Re-seal one row's secret in place; returns what kind of row it was."""
+    try:
+        return _reseal_row(row, secrets)
+    except SecretDecryptionError as exc:
+        raise RotationFailed(row, exc) from exc
+
+
+def _reseal_row(row: SecretRow, secrets: SecretBox) -> str:
     if isinstance(row, Connection):
         sealed = secrets.reseal(
             Sealed(row.token_encrypted, row.token_key_id), context=token_context(row.id)
@@ -40,7 +79,11 @@ def _reseal(row: SecretRow, secrets: SecretBox) -> str:
 
 async def rotate_secrets(session: AsyncSession, secrets: SecretBox) -> Counter[str]:
     """Re-seal what is not under the primary key; counts per kind of row
-    (`connections`, `webhook_endpoints`, `callback_secrets`)."""
+    (`connections`, `webhook_endpoints`, `callback_secrets`).
+
+    Raises RotationFailed at the first secret that cannot be opened (a key missing from the
+    ring, or a damaged ciphertext); the caller's transaction must then roll back.
+    """
     rows = await system_repo.rows_sealed_with_other_keys(session, secrets.primary_key_id)
     counts = Counter(_reseal(row, secrets) for row in rows)
     await session.flush()

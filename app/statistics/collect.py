@@ -9,8 +9,10 @@ import datetime as dt
 from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
+from app.connections.capabilities import Feature, Work, explain_refusal, needs_of_feeds
 from app.directo.client import DirectoClient
 from app.directo.credentials import DirectoCredentials
+from app.directo.errors import DirectoError
 from app.statistics.compute import MonthlyTally, feeds_for
 from app.statistics.sources import ClientSource
 from app.sync.schedule import last_day
@@ -41,7 +43,8 @@ async def read_statistics(
     """Tally the client's documents dated in the months `first`…`last` (first days).
 
     Feeds run concurrently, each holding one slot of `limiter` (the connection's bound on
-    concurrent Directo calls). Raises the first `DirectoError`; the tally is then unusable.
+    concurrent Directo calls). Raises the first `DirectoError` (a refusal of a feed the key
+    lacks as `feed_not_activated`); the tally is then unusable.
     """
     tally = MonthlyTally(
         scope=source.scope, first=first, last=last, customer_code=source.customer_code
@@ -73,12 +76,18 @@ async def read_statistics(
             tally.add_transactions,
         ),
     }
-    tasks = [asyncio.create_task(readers[feed]()) for feed in feeds_for(keys, source.scope)]
+    needed = feeds_for(keys, source.scope)
+    tasks = [asyncio.create_task(readers[feed]()) for feed in needed]
     try:
         await asyncio.gather(*tasks)
-    except BaseException:
+    except BaseException as error:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if isinstance(error, DirectoError):  # a feed the key lacks: `feed_not_activated`
+            work = Work(Feature.STATISTICS, needs_of_feeds(needed), directo, creds)
+            failure = await explain_refusal(error, work)
+            if failure is not error:
+                raise failure from error
         raise
     return tally

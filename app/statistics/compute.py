@@ -4,6 +4,13 @@ A `MonthlyTally` is fed the records of each feed (read once for a whole date ran
 buckets them by calendar month. For a client linked to a customer of the company's
 database it counts only that customer's documents; purchases and ledger transactions are
 never read for such a client (the catalogue says they are the whole database's work).
+
+Receipts are dated on their rows: Directo's receipt output schema gives the header only
+``number``, ``confirmed`` and ``ts`` (the wiki also lists a header ``aeg``, used where a
+row has no date). Each row's ``received`` counts in its own month; a receipt counts once
+in every month in which it has a (counted) row — so a receipt whose rows fall in two
+months counts in both, and the months' ``bank_transactions`` may add up to more than the
+receipts read. A receipt with no dated row counts nowhere.
 """
 
 from __future__ import annotations
@@ -103,14 +110,21 @@ class MonthlyTally:
 
     def add_receipts(self, receipts: Iterable[schemas.DirectoReceipt]) -> None:
         for receipt in receipts:
-            bucket = self._bucket(receipt.aeg)
-            if bucket is None:
+            if not receipt.rows:
+                # Nothing received and no customer: only the whole database counts it.
+                bucket = self._bucket(receipt.aeg)
+                if bucket is not None and self.customer_code is None:
+                    bucket.counts["bank_transactions"] += 1
                 continue
-            rows = [row for row in receipt.rows if self._ours(row.customer)]
-            if self.customer_code is not None and not rows:
-                continue
-            bucket.counts["bank_transactions"] += 1
-            bucket.sums["receipts_total"] += sum((row.received or _ZERO for row in rows), _ZERO)
+            counted: set[int] = set()  # ids of the month buckets this receipt counts in
+            for row in receipt.rows:
+                bucket = self._bucket(row.aeg or receipt.aeg)
+                if bucket is None or not self._ours(row.customer):
+                    continue
+                bucket.sums["receipts_total"] += row.received or _ZERO
+                if id(bucket) not in counted:
+                    counted.add(id(bucket))
+                    bucket.counts["bank_transactions"] += 1
 
     def add_purchases(self, purchases: Iterable[schemas.DirectoPurchase]) -> None:
         if self.scope is not Scope.OWN_CONNECTION:

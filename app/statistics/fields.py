@@ -4,7 +4,8 @@ and for which kind of client.
 Scopes: `own_connection` — a client with its own Directo database (everything in it is that
 client's work); `linked_customer` — a client linked to a customer of the company's
 database (only documents of that customer code are its work: purchases and ledger
-transactions of the whole database are not, so they are not offered there).
+transactions of the whole database are not, so they are not offered there). For such a
+client the receipt fields count only the rows naming its customer code.
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ CATALOGUE: tuple[Field, ...] = (
     Field(
         key="bank_transactions",
         label="Bank transactions",
-        description="Receipts dated in the month",
+        description=(
+            "Receipts with a row dated in the month (a row's date, else the receipt's); "
+            "a receipt whose rows fall in two months counts in each of them"
+        ),
         unit="count",
         more=False,
         source="receipt",
@@ -108,7 +112,7 @@ CATALOGUE: tuple[Field, ...] = (
     Field(
         key="receipts_total",
         label="Receipts total",
-        description="Sum received in the month's receipts",
+        description="Sum received on receipt rows dated in the month, each row in its own month",
         unit="EUR",
         more=True,
         source="receipt",

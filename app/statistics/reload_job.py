@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections import health
+from app.connections.capabilities import missing_feeds
 from app.connections.service import credentials_of
 from app.db.models import Job, JobStatus, Reload, ReloadClientStatus
 from app.db.repositories import jobs as job_repo
@@ -165,7 +166,11 @@ class _ReloadRun:
             if health_error is not None:
                 source, failure = health_error
                 await health.report(
-                    session, source.connection.id, error_code=failure.code, hint=failure.hint
+                    session,
+                    source.connection.id,
+                    error_code=failure.code,
+                    hint=failure.hint,
+                    missing_feeds=missing_feeds(failure),
                 )
         self.progressed.set()
 

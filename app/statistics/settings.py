@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import SummarySettings
@@ -21,14 +21,20 @@ RELOAD_REMINDER = (
 
 
 class LastWorkDay(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     rule: Literal[ImportDayRule.LAST_WORK_DAY]
 
 
 class LastCalendarDay(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     rule: Literal[ImportDayRule.LAST_CALENDAR_DAY]
 
 
 class DayOfNextMonth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     rule: Literal[ImportDayRule.DAY_OF_NEXT_MONTH]
     day: int = Field(ge=1, le=28, description="Day of the following month, 1–28")
 
@@ -37,6 +43,8 @@ ImportDay = Annotated[LastWorkDay | LastCalendarDay | DayOfNextMonth, Field(disc
 
 
 class SummarySettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     task_title: str = Field(min_length=1, max_length=200)
     topic: str | None = Field(default=None, max_length=200)
     recurrence: Literal["monthly"] = "monthly"

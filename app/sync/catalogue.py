@@ -15,7 +15,13 @@
 Records become rows on the codec's parse thread, straight from the parser's attribute
 dicts (`customer_rows` / `article_rows`): no model is built for them, and the event loop
 only hands the finished rows to the writer. The tests hold them to the rows the feed's
-models give (`tests/catalogue_reference.py`).
+models give (`tests/catalogue_reference.py`). A row's stored `raw` document holds the
+record's attributes and every child container Directo sent with entries (`datafields`,
+items' `supplieritems`, …).
+
+* **A record without a code is not imported**: it is counted (`without_code`) and listed
+  in the job's errors (`record_without_code`, the first `MAX_RECORD_ERRORS`), and the job
+  ends `partially_failed`; the rest of the feed is imported as usual.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import operator
 import re
 import time
 import unicodedata
@@ -35,19 +42,23 @@ from typing import Any
 import orjson
 
 from app.connections import health
+from app.connections.capabilities import Feature, Work
 from app.connections.service import credentials_of
-from app.db.models import Connection, DirectoArticle, DirectoCustomer
+from app.db.models import Connection, DirectoArticle, DirectoCustomer, JobStatus
 from app.db.repositories import catalog as catalog_repo
 from app.db.repositories import connections as connection_repo
 from app.directo import feeds
+from app.directo.credentials import DirectoCredentials
 from app.directo.errors import DirectoError
 from app.directo.feeds import Attrs, Children
+from app.directo.probe import Capability
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
 from app.sync.imports import Feed
 from app.webhooks.types import EventType
 
 OVERLAP = dt.timedelta(hours=1)
 BATCH_SIZE = 2000
+MAX_RECORD_ERRORS = 20  # per-record errors listed on a job (all are counted)
 READ_AHEAD = 1  # parsed batches held ready while one is written
 PROGRESS_EVERY = 1.0  # seconds between progress updates while a feed is read
 
@@ -90,7 +101,10 @@ ARTICLE_COLUMNS = (*COMMON_COLUMNS, "unit")
 RowBuilder = Callable[[Attrs, Children], tuple[Any, ...]]
 _NO_CHILDREN: Children = {}
 _CODE = COMMON_COLUMNS.index("code")
+_NAME = COMMON_COLUMNS.index("name")
 _TS = COMMON_COLUMNS.index("directo_ts")
+_CODES = operator.itemgetter(_CODE)
+_with_children = feeds.with_unmodelled  # attributes + every non-empty child container
 # What the models would hold in `ts`, every value they convert checked as they would.
 _CUSTOMER_TS = feeds.reader(feeds.CUSTOMERS, "ts")
 _ITEM_TS = feeds.reader(feeds.ITEMS, "ts")
@@ -110,8 +124,14 @@ def customer_rows(connection_id: uuid.UUID) -> RowBuilder:
     def row(attrs: Attrs, found: Children = _NO_CHILDREN) -> tuple[Any, ...]:
         ts = _CUSTOMER_TS(attrs, found)
         get = attrs.get
-        fields = found.get("datafields")  # the canonical JSON document: keys sorted, compact, UTF-8
-        document = dumps({**attrs, "datafields": fields} if fields else attrs, option=sort_keys)
+        # The canonical JSON document: keys sorted, compact, UTF-8; attributes and the
+        # child containers with entries (a customer's are its datafields, as a rule).
+        document = dumps(
+            ({**attrs, **found} if all(found.values()) else _with_children(attrs, found))
+            if found
+            else attrs,
+            option=sort_keys,
+        )
         name, code = get("name"), get("code") or ""
         regno, vatregno = get("regno") or None, get("vatregno") or None
         return (
@@ -146,8 +166,7 @@ def article_rows(connection_id: uuid.UUID) -> RowBuilder:
     def row(attrs: Attrs, found: Children = _NO_CHILDREN) -> tuple[Any, ...]:
         ts = _ITEM_TS(attrs, found)
         get = attrs.get
-        fields = found.get("datafields")
-        document = dumps({**attrs, "datafields": fields} if fields else attrs, option=sort_keys)
+        document = dumps(_with_children(attrs, found) if found else attrs, option=sort_keys)
         name, code = get("name"), get("code") or ""
         return (
             connection_id,
@@ -230,20 +249,52 @@ async def _load_connection(context: JobContext) -> Connection:
 
 
 @contextlib.asynccontextmanager
-async def reporting_health(context: JobContext, connection_id: uuid.UUID) -> AsyncIterator[None]:
+async def reporting_health(
+    context: JobContext, connection_id: uuid.UUID, *, work: Work | None = None
+) -> AsyncIterator[None]:
     """Record a Directo failure on the connection's health in its own transaction (the
-    job's own work is rolled back), then let the failure propagate."""
+    job's own work is rolled back), then let the failure propagate — with `work`, as what a
+    refusal turns out to be (`health.fail`: a feed the key lacks is `feed_not_activated`)."""
     try:
         yield
     except DirectoError as error:
-        async with context.resources.sessionmaker() as session, session.begin():
-            await health.report(session, connection_id, error_code=error.code, hint=error.hint)
-        raise
+        await health.fail(context.resources.sessionmaker, connection_id, error, work=work)
+
+
+def _work(context: JobContext, feed: Feed, creds: DirectoCredentials) -> Work | None:
+    """Articles out refused to a key that reads customers is `feed_not_activated`; a
+    customers import refused is the token itself."""
+    if feed is not Feed.ARTICLES:
+        return None
+    directo = context.resources.directo
+    return Work(Feature.ARTICLE_IMPORT, (Capability.ARTICLES_OUT,), directo, creds)
 
 
 def _tally(counts: dict[str, int], written: tuple[int, int]) -> None:
     counts["added"] += written[0]
     counts["updated"] += written[1]
+
+
+def _without_codeless(
+    rows: list[tuple[Any, ...]], feed: Feed, counts: dict[str, int], errors: list[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """The rows that have a code; each one without is counted and (up to a limit) listed."""
+    record = "customer" if feed is Feed.CUSTOMERS else "article"
+    for row in rows:
+        if row[_CODE]:
+            continue
+        counts["without_code"] = counts.get("without_code", 0) + 1
+        if len(errors) < MAX_RECORD_ERRORS:
+            ts = row[_TS]
+            errors.append(
+                {
+                    "code": "record_without_code",
+                    "detail": f"Directo sent a {record} without a code; it was not imported.",
+                    "name": row[_NAME] or None,
+                    "directo_ts": ts.isoformat() if ts is not None else None,
+                }
+            )
+    return [row for row in rows if row[_CODE]]
 
 
 async def import_feed(context: JobContext) -> JobOutcome:
@@ -258,6 +309,7 @@ async def import_feed(context: JobContext) -> JobOutcome:
     since = previous - OVERLAP if previous is not None and not full else None
     started = dt.datetime.now(dt.UTC)
     counts = {"read": 0, "added": 0, "updated": 0, "unchanged": 0, "marked_missing": 0}
+    errors: list[dict[str, Any]] = []
     seen: list[str] = []
     newest = previous
     phase = f"reading {feed.value}"
@@ -275,7 +327,7 @@ async def import_feed(context: JobContext) -> JobOutcome:
         creds, rows_feed, filters={"ts": since}, batch_size=BATCH_SIZE
     )
     async with (
-        reporting_health(context, connection.id),
+        reporting_health(context, connection.id, work=_work(context, feed, creds)),
         contextlib.aclosing(read_ahead(source, depth=READ_AHEAD)) as batches,
     ):
         # Pipelined: while one batch is written (mostly the database's work), the next is
@@ -285,6 +337,8 @@ async def import_feed(context: JobContext) -> JobOutcome:
         try:
             async for rows in batches:
                 counts["read"] += len(rows)
+                if not all(map(_CODES, rows)):  # C-speed check; the split is the rare case
+                    rows = _without_codeless(rows, feed, counts, errors)
                 if track_seen:
                     seen.extend([row[_CODE] for row in rows])
                 stamps = [row[_TS] for row in rows if row[_TS] is not None]
@@ -311,7 +365,9 @@ async def import_feed(context: JobContext) -> JobOutcome:
             with contextlib.suppress(BaseException):
                 await writer.finish()
             raise
-    counts["unchanged"] = counts["read"] - counts["added"] - counts["updated"]
+    counts["unchanged"] = (
+        counts["read"] - counts["added"] - counts["updated"] - counts.get("without_code", 0)
+    )
     if track_seen:
         counts["marked_missing"] = await catalog_repo.mark_missing(
             context.session, model, connection.id, seen=seen, at=started
@@ -332,5 +388,8 @@ async def import_feed(context: JobContext) -> JobOutcome:
         },
     )
     return JobOutcome(
-        counts=counts, result={"full": full, "watermark": newest.isoformat() if newest else None}
+        status=JobStatus.PARTIALLY_FAILED if errors else JobStatus.SUCCEEDED,
+        counts=counts,
+        errors=errors,
+        result={"full": full, "watermark": newest.isoformat() if newest else None},
     )

@@ -6,6 +6,11 @@ deliveries, bounded by the timeout — and records each attempt with its status 
 duration, error and next try. Outcomes: 2xx succeeds; 410 Gone disables the endpoint;
 anything else (incl. timeouts, refused targets) is retried on the schedule, honouring
 `Retry-After` on 429/503.
+
+Each attempt is isolated: whatever fails while making it — a secret sealed under a key this
+process lacks (`encryption_key_missing: …`), one that fails to decrypt, a bug — is recorded
+as that attempt's error and the delivery follows the schedule to `failed`; the other
+deliveries of the batch go out regardless.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from app.db.repositories import webhooks as webhook_repo
 from app.db.repositories.webhooks import ClaimedDelivery
 from app.metrics import WEBHOOK_DELIVERIES
 from app.resources import Resources
+from app.security.crypto import EncryptionKeyMissing, SecretDecryptionError
 from app.webhooks import service
 from app.webhooks.outbox import envelope
 from app.webhooks.schedule import next_attempt_delay, parse_retry_after
@@ -114,22 +120,44 @@ async def _callback_secret(resources: Resources, company_id: str) -> str:
         return service.open_callback_secret(record, resources.secrets)
 
 
-async def _attempt(resources: Resources, claimed: ClaimedDelivery) -> None:
-    started = time.perf_counter()
-    now = dt.datetime.now(dt.UTC)
+async def _outcome(
+    resources: Resources, claimed: ClaimedDelivery, now: dt.datetime
+) -> tuple[AttemptResult, DeliveryStatus, dt.datetime | None]:
+    """Make the attempt; whatever goes wrong becomes this attempt's error, so the delivery
+    is recorded and follows the schedule (to `failed`) instead of being re-leased for ever."""
     if claimed.endpoint is not None and not claimed.endpoint.enabled:
         result = AttemptResult(
             status_code=None, error=f"endpoint disabled ({claimed.endpoint.disabled_reason})"
         )
-        status, next_at = DeliveryStatus.FAILED, None
-    else:
+        return result, DeliveryStatus.FAILED, None
+    try:
         callback_secret = None
         if claimed.endpoint is None:
             callback_secret = await _callback_secret(resources, claimed.delivery.company_id)
         result = await _send(
             resources, claimed, _secret_for(resources, claimed, callback_secret), now
         )
-        status, next_at = _next_state(claimed, result, now)
+    except EncryptionKeyMissing as exc:
+        log.error("encryption_key_missing", key_id=exc.key_id)
+        result = AttemptResult(status_code=None, error=f"{exc.code}: {exc}")
+    except SecretDecryptionError:
+        log.error("webhook_secret_undecryptable", delivery_id=str(claimed.delivery.id))
+        result = AttemptResult(
+            status_code=None, error="secret_undecryptable: the signing secret failed to decrypt"
+        )
+    except Exception as exc:  # isolation: one delivery's fault is its own, never the tick's
+        log.exception("webhook_attempt_crashed", delivery_id=str(claimed.delivery.id))
+        result = AttemptResult(
+            status_code=None, error=f"internal_error: unexpected {type(exc).__name__}"
+        )
+    status, next_at = _next_state(claimed, result, now)
+    return result, status, next_at
+
+
+async def _attempt(resources: Resources, claimed: ClaimedDelivery) -> None:
+    started = time.perf_counter()
+    now = dt.datetime.now(dt.UTC)
+    result, status, next_at = await _outcome(resources, claimed, now)
     async with resources.sessionmaker() as session, session.begin():
         recorded = await webhook_repo.record_attempt(
             session,
@@ -183,5 +211,16 @@ async def deliver_due(resources: Resources, *, limit: int = BATCH_SIZE) -> int:
         async with gate:
             await _attempt(resources, item)
 
-    await asyncio.gather(*(bounded(item) for item in claimed))
+    # An attempt that could not even be recorded (the database went away) must not cut
+    # the others short: its lease lapses and a later tick sends it again.
+    outcomes = await asyncio.gather(*(bounded(item) for item in claimed), return_exceptions=True)
+    for item, outcome in zip(claimed, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            log.error(
+                "webhook_attempt_not_recorded",
+                delivery_id=str(item.delivery.id),
+                error_type=type(outcome).__name__,
+            )
+        elif isinstance(outcome, BaseException):
+            raise outcome  # cancellation and the like are the worker's, not a delivery's
     return len(claimed)

@@ -2,7 +2,7 @@
 
 Attempt 1 is immediate; after each failure the next attempt waits 5 s, 5 min, 30 min, 2 h,
 5 h, 10 h, 10 h (≈ 28 h in all, as Standard Webhooks senders do). A `Retry-After` from the
-receiver (429/503) is honoured when it asks for longer. After the last attempt the
+receiver (429/503) is honoured when it asks for longer, up to 24 h. After the last attempt the
 delivery is `failed` and can be redelivered by hand.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import re
 
 RETRY_DELAYS = (
     dt.timedelta(seconds=5),
@@ -36,17 +37,30 @@ def next_attempt_delay(
     return delay
 
 
+_SECONDS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also accepts "²" and "٣"
+
+
 def parse_retry_after(value: str | None, *, now: dt.datetime) -> dt.timedelta | None:
-    """`Retry-After` as seconds or an HTTP date; None when absent or unreadable."""
+    """`Retry-After` as delay-seconds or an HTTP date, between zero and `MAX_RETRY_AFTER`.
+
+    The receiver is not trusted: any value that is neither (signs, fractions, non-ASCII
+    digits, impossible dates) is ignored (None), and an absurd delay — twenty digits of
+    seconds, the year 9999 — is capped rather than overflowing the date arithmetic.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return dt.timedelta(seconds=int(value))
+    if _SECONDS.fullmatch(value):
+        # Compare as text first: int() of a huge digit string is slow, and any value with
+        # more digits than the cap's is above it anyway.
+        cap = int(MAX_RETRY_AFTER.total_seconds())
+        if len(value.lstrip("0")) > len(str(cap)):
+            return MAX_RETRY_AFTER
+        return dt.timedelta(seconds=min(int(value), cap))
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return max(when - now, dt.timedelta(0))
+    return min(max(when - now, dt.timedelta(0)), MAX_RETRY_AFTER)

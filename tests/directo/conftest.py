@@ -12,7 +12,7 @@ import pytest
 from app.config import DirectoSettings
 from app.directo.client import DirectoClient
 from app.directo.sandbox import DatabaseSpec, SandboxState, Sizes, create_sandbox_app
-from app.directo.sandbox.config import DEFAULT_TOKENS
+from app.directo.sandbox.config import DEFAULT_TOKENS, ROUTING_MODES, ServerMode
 from app.directo.sandbox.server import serve_in_thread
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "directo"
@@ -32,7 +32,7 @@ def sample(name: str) -> bytes:
     return (DATA / name).read_bytes()
 
 
-def make_state() -> SandboxState:
+def make_state(mode: ServerMode | None = None) -> SandboxState:
     """Two small seeded databases with the default tokens, "today" fixed at 2025-06-30."""
     return SandboxState(
         [
@@ -44,6 +44,7 @@ def make_state() -> SandboxState:
             ),
         ],
         DEFAULT_TOKENS,
+        mode=mode,
     )
 
 
@@ -86,10 +87,13 @@ def live_url(live_state: SandboxState) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def live(live_state: SandboxState, live_url: str) -> SandboxState:
-    """The live sandbox's state, reset before each test."""
+@pytest.fixture(params=ROUTING_MODES, ids=[f"routing-{mode}" for mode in ROUTING_MODES])
+def live(request: pytest.FixtureRequest, live_state: SandboxState, live_url: str) -> SandboxState:
+    """The live sandbox's state, reset before each test — once per `ServerMode.routing`:
+    every client test over real HTTP runs against a server that reads routing from the
+    query string or the body (``any``) and one that reads it from the query only."""
     live_state.reset()
+    live_state.set_mode(ServerMode(routing=request.param))
     return live_state
 
 

@@ -18,6 +18,7 @@ from app.directo.credentials import DirectoCredentials, normalize_token
 from app.directo.errors import (
     DirectoDecodeError,
     DirectoError,
+    DirectoInvalidUrl,
     DirectoOutcomeUnknown,
     DirectoResponseError,
     DirectoTimeout,
@@ -67,6 +68,11 @@ def form(request: httpx.Request) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(request.content.decode()).items()}
 
 
+def query(request: httpx.Request) -> dict[str, str]:
+    """The URL's query string: routing and filters, never the token or xmldata."""
+    return dict(request.url.params)
+
+
 async def collect(batches: Any) -> list[Any]:
     return [record async for batch in batches for record in batch]
 
@@ -112,14 +118,16 @@ async def test_feed_request_is_a_form_post_with_formatted_filters(harness: Harne
     assert [c.code for c in customers] == ["K0001"]
     request = route.calls.last.request
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert form(request) == {
-        "token": TOKEN,
+    routing = {
         "get": "1",
         "what": "customer",
         "ts": "01.03.2025 08:05",
         "code": "K0001",
         "closed": "0",
     }
+    assert form(request) == {"token": TOKEN, **routing}
+    assert query(request) == routing  # in the query string too, the token never
+    assert TOKEN not in str(request.url)
     assert request.extensions["timeout"] == {"connect": 2.0, "read": 5.0, "write": 2.0, "pool": 2.0}
     assert [(c.op, c.what, c.attempt, c.status_code, c.error_code) for c in harness.calls] == [
         ("get", "customer", 1, 200, None)
@@ -166,6 +174,7 @@ async def test_each_feed_sends_its_what_and_filters(
     route = respx.post(URL).mock(return_value=httpx.Response(200, content=b"<transport/>"))
     assert await collect(getattr(harness.client, method)(CREDS, **kwargs)) == []
     assert form(route.calls.last.request) == {"token": TOKEN, "get": "1", **expected}
+    assert query(route.calls.last.request) == {"get": "1", **expected}
 
 
 @respx.mock
@@ -181,6 +190,7 @@ async def test_legacy_database_code_uses_its_own_url_and_sends_key(harness: Harn
         "get": "1",
         "what": "item",
     }
+    assert query(route.calls.last.request) == {"get": "1", "what": "item"}
 
 
 async def test_unknown_filter_is_a_programming_error(harness: Harness) -> None:
@@ -255,8 +265,8 @@ async def test_retryable_failures_stop_at_max_attempts(
         ),
         (
             httpx.Response(200, content=sample("invalid-url.xml")),
-            DirectoResponseError,
-            "unexpected_response",
+            DirectoInvalidUrl,
+            "invalid_url",
         ),
         (httpx.Response(401), DirectoUnauthorized, "unauthorized"),
         (httpx.Response(404), DirectoResponseError, "unexpected_response"),
@@ -341,6 +351,8 @@ async def test_put_invoices_posts_xmldata_and_returns_results(harness: Harness) 
         '<invoices><invoice number="20260042" customercode="K0001" date="2025-03-01">'
         "<rows></rows></invoice></invoices>"
     )
+    # Routing in the query string too; the token and the document in the body only.
+    assert query(route.calls.last.request) == {"put": "1", "what": "invoice"}
     assert route.calls.last.request.extensions["timeout"]["read"] == 2.0
 
 

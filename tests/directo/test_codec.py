@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from app.directo import codec, feeds, schemas
+from app.directo import codec, feeds, schemas, values
 from app.directo.errors import (
     DirectoDecodeError,
+    DirectoInvalidUrl,
     DirectoResponseError,
     DirectoTokenMissing,
     DirectoTruncatedError,
@@ -147,6 +148,73 @@ def test_receipts_purchases_transactions_samples() -> None:
     _assert_types_honest([receipt, purchase, transaction])
 
 
+def test_receipts_in_the_output_schemas_shape_are_dated_on_their_rows() -> None:
+    first, second = codec.decode_feed(feeds.RECEIPTS, sample("receipts-rows-dated.xml"))
+    assert (first.number, first.aeg, first.paymentmode, first.confirmed) == (
+        "700031",
+        None,
+        None,
+        True,
+    )
+    assert [(r.invoice, r.aeg, r.customer, r.received) for r in first.rows] == [
+        ("250144", date(2025, 3, 31), "K0007", Decimal("310.00")),
+        ("250150", date(2025, 4, 1), "K0007", Decimal("95.50")),
+    ]
+    assert [(r.customername, r.aeg) for r in second.rows] == [("Sepp & Pojad OÜ", date(2025, 4, 2))]
+    assert first.raw == {"number": "700031", "confirmed": "1", "ts": "2025-04-02T09:15:40"}
+    _assert_types_honest([first, second])
+
+
+def test_items_keep_their_supplieritems_in_raw() -> None:
+    body = (
+        b'<transport><items><item code="A" name="Kohv"><datafields><data code="X"/></datafields>'
+        b'<supplieritems><supplieritem supplier="H0007" supplieritem="K-1" name="Kohv 1kg"/>'
+        b'<supplieritem supplier="H0009" sales="1"/></supplieritems></item>'
+        b'<item code="B"><datafields/><supplieritems/></item></items></transport>'
+    )
+    first, second = codec.decode_feed(feeds.ITEMS, body)
+    assert first.raw == {
+        "code": "A",
+        "name": "Kohv",
+        "supplieritems": [
+            {"supplier": "H0007", "supplieritem": "K-1", "name": "Kohv 1kg"},
+            {"supplier": "H0009", "sales": "1"},
+        ],
+    }
+    assert [field.code for field in first.datafields] == ["X"]  # modelled: not in raw
+    assert second.raw == {"code": "B"}  # empty containers add nothing
+    _assert_types_honest([first, second])
+
+
+@pytest.mark.parametrize(
+    ("ts", "local"),
+    [
+        ("2025-03-10T08:02:11", datetime(2025, 3, 10, 8, 2, 11)),
+        ("2025-03-10T08:02:11+02:00", datetime(2025, 3, 10, 8, 2, 11)),  # Tallinn winter
+        ("2025-03-10T06:02:11Z", datetime(2025, 3, 10, 8, 2, 11)),
+        ("2025-07-10T05:02:11+00:00", datetime(2025, 7, 10, 8, 2, 11)),  # summer: +03:00
+        ("2025-07-10T08:02:11+03:00", datetime(2025, 7, 10, 8, 2, 11)),
+        ("10.07.2025 08:02:11", datetime(2025, 7, 10, 8, 2, 11)),
+    ],
+)
+def test_timestamps_with_and_without_an_offset_are_directos_local_time(
+    ts: str, local: datetime
+) -> None:
+    body = (
+        f'<transport><customer code="K1" ts="{ts}"/>'
+        f'<receipt number="1"><rows><row aeg="{ts}"/></rows></receipt></transport>'
+    )
+    [customer] = codec.decode_feed(feeds.CUSTOMERS, body.encode())
+    [receipt] = codec.decode_feed(feeds.RECEIPTS, body.encode())
+    assert customer.ts == local
+    assert customer.ts.tzinfo is None
+    assert receipt.rows[0].aeg == local.date()
+    assert feeds.reader(feeds.CUSTOMERS, "ts")({"code": "K1", "ts": ts}) == local
+    assert values.parse_datetime(ts) == local
+    # One kind of value: comparing and ordering them never fails.
+    assert sorted([customer.ts, datetime(2025, 1, 1)])[-1] == local
+
+
 def test_records_directly_under_transport_dotted_dates_and_escapes() -> None:
     first, second = codec.decode_feed(feeds.RECEIPTS, sample("receipts-no-container.xml"))
     assert first.aeg == date(2025, 3, 12)
@@ -199,7 +267,7 @@ def test_decoder_returns_records_as_soon_as_they_complete() -> None:
     assert decoder.close(b"</items></transport>") == []
 
 
-def test_unknown_child_containers_and_nested_elements_are_ignored() -> None:
+def test_unknown_child_containers_go_to_raw_and_deeper_elements_are_ignored() -> None:
     body = (
         b'<transport><items><item code="A"><supplieritems><supplieritem supplier="S1">'
         b"<deep><deeper/></deep></supplieritem></supplieritems><datafields>"
@@ -211,6 +279,7 @@ def test_unknown_child_containers_and_nested_elements_are_ignored() -> None:
             code="X", content="y", param="z", raw={"code": "X", "content": "y", "param": "z"}
         ),
     )
+    assert item.raw == {"code": "A", "supplieritems": [{"supplier": "S1"}]}
 
 
 @pytest.mark.parametrize(
@@ -218,14 +287,15 @@ def test_unknown_child_containers_and_nested_elements_are_ignored() -> None:
     [
         (sample("unauthorized.xml"), DirectoUnauthorized, "Unauthorized"),
         (sample("token-required.xml"), DirectoTokenMissing, "token required"),
-        (sample("invalid-url.xml"), DirectoResponseError, "type 404"),
+        (sample("invalid-url.xml"), DirectoInvalidUrl, "type 404"),
         (
             b'<results><Result Type="5" Desc="Unauthorized"/></results>',
             DirectoUnauthorized,
             "type 5",
         ),
         (b'<results><Result Type="9" Desc="x"/></results>', DirectoResponseError, "type 9"),
-        ('<error desc="Vale võti" code="16"/>'.encode(), DirectoResponseError, "error 16"),
+        ('<error desc="Vale võti" code="16"/>'.encode(), DirectoUnauthorized, "error 16"),
+        ('<error code="3">Midagi läks valesti</error>'.encode(), DirectoResponseError, "läks"),
         (b"<err>something else</err>", DirectoResponseError, "something else"),
         (b"<html><body>Login</body></html>", DirectoResponseError, "unexpected <html>"),
     ],

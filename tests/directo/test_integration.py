@@ -174,17 +174,13 @@ async def test_probe_reports_per_capability(live_client: DirectoClient) -> None:
         return [(r.capability.value, r.ok, r.code) for r in results]
 
     full = await probe_connection(live_client, EE)
-    assert summary(full) == [
-        ("customers_out", True, None),
-        ("articles_out", True, None),
-        ("invoices_in", True, None),
-    ]
+    assert summary(full) == [(c.value, True, None) for c in Capability]
     assert all(r.latency_ms > 0 for r in full)
     cards = await probe_connection(live_client, DirectoCredentials("sandbox-token-ee-cards"))
     assert summary(cards) == [
         ("customers_out", True, None),
         ("articles_out", True, None),
-        ("invoices_in", False, "feed_not_activated"),
+        *((c.value, False, "feed_not_activated") for c in list(Capability)[2:]),
     ]
     assert "ask Directo to activate" in (cards[2].hint or "")
     revoked = await probe_connection(live_client, DirectoCredentials("sandbox-token-revoked"))
@@ -196,7 +192,7 @@ async def test_probe_reports_per_capability(live_client: DirectoClient) -> None:
 async def test_probe_writes_nothing(live_client: DirectoClient, live: SandboxState) -> None:
     await probe_connection(live_client, EE)
     assert live.database("demo_ee").invoices == {}
-    assert sorted(entry.outcome for entry in live.requests) == ["feed", "feed", "put: 99"]
+    assert sorted(entry.outcome for entry in live.requests) == ["feed"] * 6 + ["put: 99"]
 
 
 async def test_a_consumer_may_stop_early(live_client: DirectoClient) -> None:

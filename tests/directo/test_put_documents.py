@@ -243,6 +243,9 @@ def test_put_answers_that_are_not_results_raise(body: bytes, error: type[Excepti
         results.parse_put_response(body)
 
 
-def test_a_non_numeric_type_is_other() -> None:
-    [result] = results.parse_put_response(b'<results><Result Type="" Desc="?"/></results>')
-    assert (result.type, result.kind) == (-1, PutResultKind.OTHER)
+def test_a_result_without_a_numeric_type_is_not_read_as_a_refusal() -> None:
+    # Whether such a document was stored cannot be told: the client makes it an unknown
+    # outcome (see test_answers.py), never "refused, stored nothing".
+    with pytest.raises(DirectoResponseError, match="without a Type: '\\?'") as caught:
+        results.parse_put_response(b'<results><Result Type="" Desc="?"/></results>')
+    assert type(caught.value) is DirectoResponseError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -65,7 +66,7 @@ def invoice_xml(
         ),
         (
             {"token": EE, "get": "1", "what": "customer", "ts": "someday"},
-            b'<result type="9" desc="cannot read date \'someday\'"/>',
+            b'<result type="9" desc="Invalid date given: someday"/>',
         ),
     ],
 )
@@ -194,6 +195,28 @@ def test_parse_moment_formats_and_refusal() -> None:
     assert parse_moment("01.06.2025 13:45:10").isoformat() == "2025-06-01T13:45:10"
     with pytest.raises(FilterError):
         parse_moment("31.02.2025")
+
+
+@pytest.mark.parametrize(
+    ("text", "dates", "read"),
+    [
+        ("13.06.2025", "any", "2025-06-13T00:00:00"),
+        ("2025-06-13", "any", "2025-06-13T00:00:00"),
+        ("05.06.2025 08:30", "iso", "2025-05-06T08:30:00"),  # month first: misread
+        ("2025-06-13 08:30:05", "iso", "2025-06-13T08:30:05"),
+        ("13.06.2025", "dmy", "2025-06-13T00:00:00"),
+        ("2025-06-05", "dmy", "2025-05-06T00:00:00"),  # yyyy-dd-mm: misread
+        ("2025-06-05T10:00:00", "dmy", "2025-05-06T10:00:00"),
+    ],
+)
+def test_parse_moment_under_each_date_mode(text: str, dates: str, read: str) -> None:
+    assert parse_moment(text, dates).isoformat() == read
+
+
+@pytest.mark.parametrize(("text", "dates"), [("13.06.2025", "iso"), ("2025-06-13", "dmy")])
+def test_a_day_above_12_in_the_unexpected_order_is_an_invalid_date(text: str, dates: str) -> None:
+    with pytest.raises(FilterError, match=f"Invalid date given: {text}"):
+        parse_moment(text, dates)
 
 
 # -- puts ----------------------------------------------------------------------------------
@@ -335,6 +358,40 @@ async def test_admin_receipt_on_a_seeded_invoice(sandbox_http: httpx.AsyncClient
     assert after.balance == unpaid.balance - Decimal("10.00")
     shown = (await sandbox_http.get(f"/_sandbox/databases/demo_ee/invoices/{unpaid.number}")).json()
     assert shown["attrs"]["balance"] == str(after.balance)
+
+
+async def test_receipts_come_dated_on_their_rows_unless_header_dates_are_asked_for(
+    sandbox_http: httpx.AsyncClient, state: SandboxState
+) -> None:
+    await put(sandbox_http, invoice_xml())
+    two_months = (
+        '<receipts><receipt number="800003" date="2025-06-30" paymentmode="PANK" confirm="1">'
+        '<rows><row invoice="20260001" customer="K000002" received="40.00"/>'
+        '<row invoice="20260001" customer="K000002" received="8.80" aeg="2025-07-01"/></rows>'
+        "</receipt></receipts>"
+    )
+    await put(sandbox_http, two_months, what="receipt")
+    raw = (await get(sandbox_http, "receipt")).text
+    assert "<receipt " in raw
+    assert " aeg=" in raw  # on the rows ...
+    assert 'paymentmode="' not in raw  # ... but never on a header, as ws_laekumised.xsd has it
+    receipts = await records(sandbox_http, "receipt")
+    assert all(r.aeg is None and r.paymentmode is None for r in receipts)
+    assert all(row.aeg is not None for r in receipts for row in r.rows)
+    # Periods filter by the rows' dates: the receipt is in June and in July.
+    june = await records(sandbox_http, "receipt", date1="01.06.2025", date2="30.06.2025")
+    july = await records(sandbox_http, "receipt", date1="01.07.2025", date2="31.07.2025")
+    assert "800003" in {r.number for r in june}
+    assert [r.number for r in july] == ["800003"]
+    [stored] = july
+    assert [row.aeg for row in stored.rows] == [date(2025, 6, 30), date(2025, 7, 1)]
+
+    state.add_database(replace(state.database("demo_ee").spec, receipt_header_dates=True))
+    await put(sandbox_http, invoice_xml())
+    await put(sandbox_http, two_months, what="receipt")
+    wiki_shaped = await records(sandbox_http, "receipt")
+    assert all(r.aeg is not None and r.paymentmode == "PANK" for r in wiki_shaped)
+    assert next(r for r in wiki_shaped if r.number == "800003").aeg == date(2025, 6, 30)
 
 
 async def test_receipt_put_for_an_unknown_invoice_and_without_number(

@@ -18,6 +18,9 @@ from app.directo import values
         ("1.3.2025", datetime(2025, 3, 1)),
         ("10.03.2025 08:02", datetime(2025, 3, 10, 8, 2)),
         ("10.03.2025 08:02:11", datetime(2025, 3, 10, 8, 2, 11)),
+        ("2025-03-10T06:02:11Z", datetime(2025, 3, 10, 8, 2, 11)),  # Tallinn: UTC+2 in March
+        ("2025-10-26T00:30:00+00:00", datetime(2025, 10, 26, 3, 30)),  # summer time's last hour
+        ("2025-10-26T01:30:00+00:00", datetime(2025, 10, 26, 3, 30)),  # the same wall time again
         ("", None),
         (None, None),
     ],
@@ -26,7 +29,10 @@ def test_parse_datetime_reads_directo_formats(text: str | None, expected: dateti
     assert values.parse_datetime(text) == expected
 
 
-@pytest.mark.parametrize("text", ["31.02.2025", "2025-13-01", "yesterday", "10.03.2025 8", "1.2"])
+@pytest.mark.parametrize(
+    "text",
+    ["31.02.2025", "2025-13-01", "yesterday", "10.03.2025 8", "1.2", "9999-12-31T23:30:00+00:00"],
+)
 def test_parse_datetime_rejects_junk(text: str) -> None:
     with pytest.raises(ValueError, match="not a date/time"):
         values.parse_datetime(text)

@@ -6,7 +6,16 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, Timestamps, UuidPrimaryKey
@@ -31,11 +40,24 @@ class Connection(UuidPrimaryKey, Timestamps, Base):
 
     The token is stored only as AES-GCM ciphertext with the id of the key that sealed it;
     `token_hint` is its last four characters, the only part ever shown.
+
+    A company (or client) has one current connection: the row with `retired_at` NULL. A
+    connection whose token was replaced, on purpose, by one reaching another Directo
+    database is retired, not changed: what was imported, linked and exported through it
+    stays tied to it (the previous database's), and a new row serves the new database, so
+    the two firms' books are never mixed. `replaced_by_id` points to that new row.
     """
 
     __tablename__ = "connections"
     __table_args__ = (
-        UniqueConstraint("company_id", "client_id", postgresql_nulls_not_distinct=True),
+        Index(
+            "uq_connections_current_company_id_client_id",
+            "company_id",
+            "client_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+            postgresql_where=text("retired_at IS NULL"),
+        ),
         CheckConstraint(
             "(scope = 'company' AND client_id IS NULL)"
             " OR (scope = 'client' AND client_id IS NOT NULL)",
@@ -55,9 +77,18 @@ class Connection(UuidPrimaryKey, Timestamps, Base):
     )
     health_changed_at: Mapped[dt.datetime | None]
     last_error_code: Mapped[str | None] = mapped_column(String(64))
+    # What to do about the health (`degraded`: e.g. which feeds to ask Directo to activate).
+    health_hint: Mapped[str | None] = mapped_column(Text)
+    # Capabilities (`receipts_out` …) that configured features need and the token lacks:
+    # set by a connection test, or by work that met the refusal; cleared by the next test.
+    missing_feeds: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     last_test_at: Mapped[dt.datetime | None]
     last_test_ok: Mapped[bool | None]
     last_test_result: Mapped[dict[str, Any] | None]
+    retired_at: Mapped[dt.datetime | None]
+    replaced_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="SET NULL")
+    )
 
 
 class Client(UuidPrimaryKey, Timestamps, Base):

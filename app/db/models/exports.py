@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, Timestamps, UuidPrimaryKey
+from app.db.base import Base, CreatedAt, Timestamps, UuidPrimaryKey
 from app.db.models.enums import ExportStatus, PaymentStatus, text_enum
 
 
@@ -94,3 +94,44 @@ class InvoiceExport(UuidPrimaryKey, Timestamps, Base):
     payment_checked_at: Mapped[dt.datetime | None]
     payment_status_changed_at: Mapped[dt.datetime | None]
     paid_notified_at: Mapped[dt.datetime | None]
+
+
+class InvoiceNumberClaim(CreatedAt, Base):
+    """Which Uku invoice number holds a Directo number on a connection.
+
+    `INV-2026-0042`, `B-2026-0042` and `2026/0042` all become Directo number 20260042:
+    the primary key lets one Uku number at a time hold it, so two different invoices can
+    never both be exported under it, however many requests race. Exports of the *same*
+    Uku number (a retry under a new `Idempotency-Key`) share the claim: each re-claim
+    points `export_id` at the newest. A claim is released when its export fails in a way
+    that leaves nothing in Directo (see `app/exports/claims.py`).
+    """
+
+    __tablename__ = "invoice_number_claims"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    directo_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uku_invoice_number: Mapped[str] = mapped_column(String(64))
+    # The newest export that claimed the number: only its failure may release the claim.
+    export_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("invoice_exports.id", ondelete="CASCADE"), index=True
+    )
+
+
+class PaymentTermCode(CreatedAt, Base):
+    """A connection's mapping of a payment term in days to its Directo database's code.
+
+    Directo's invoice `paymentterm` is a code of the database's payment-term register
+    (some databases use day counts as codes, others do not). Without a row for a day
+    count, the day count itself is sent.
+    """
+
+    __tablename__ = "payment_term_codes"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    days: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))

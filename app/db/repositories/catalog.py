@@ -408,6 +408,7 @@ async def refresh_candidates(
         .outerjoin(watermark, (watermark.connection_id == Connection.id) & (watermark.feed == feed))
         .where(
             Integration.enabled.is_(True),
+            Connection.retired_at.is_(None),
             or_(watermark.last_run_at.is_(None), watermark.last_run_at < ran_before),
         )
         .order_by(watermark.last_run_at.asc().nulls_first(), Connection.id)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Client, Connection, Integration
+from app.db.models import Client, ClientLink, Connection, DirectoCustomer, Integration
 
 
 async def get_integration(session: AsyncSession, company_id: str) -> Integration | None:
@@ -23,9 +23,11 @@ async def add(session: AsyncSession, row: Integration | Connection | Client) -> 
 async def get_connection(
     session: AsyncSession, company_id: str, client_id: str | None, *, for_update: bool = False
 ) -> Connection | None:
+    """The current (not retired) connection of the company (`client_id` None) or client."""
     statement = select(Connection).where(
         Connection.company_id == company_id,
         Connection.client_id.is_(None) if client_id is None else Connection.client_id == client_id,
+        Connection.retired_at.is_(None),
     )
     if for_update:
         statement = statement.with_for_update()
@@ -47,6 +49,37 @@ async def get_connection_by_id(
 async def delete_connection(session: AsyncSession, connection: Connection) -> None:
     await session.delete(connection)
     await session.flush()
+
+
+async def sample_customers(
+    session: AsyncSession, connection_id: uuid.UUID, *, limit: int
+) -> list[tuple[str, str]]:
+    """Up to `limit` (code, name) of customers imported through the connection: named ones
+    still present in Directo, open ones first, spread over the register by a hash of the
+    code (the same sample every time)."""
+    statement = (
+        select(DirectoCustomer.code, DirectoCustomer.name)
+        .where(
+            DirectoCustomer.connection_id == connection_id,
+            DirectoCustomer.missing_since.is_(None),
+            DirectoCustomer.name != "",
+        )
+        .order_by(DirectoCustomer.closed, func.md5(DirectoCustomer.code))
+        .limit(limit)
+    )
+    return [(code, name) for code, name in (await session.execute(statement)).all()]
+
+
+async def delete_links_of(session: AsyncSession, connection_id: uuid.UUID) -> list[ClientLink]:
+    """Remove the client links made to customers of the connection; returns them."""
+    statement = (
+        delete(ClientLink)
+        .where(ClientLink.connection_id == connection_id)
+        .returning(ClientLink)
+        .execution_options(synchronize_session=False)
+    )
+    removed = list((await session.execute(statement)).scalars())
+    return sorted(removed, key=lambda link: link.client_id)
 
 
 async def all_connections(session: AsyncSession) -> list[Connection]:

@@ -216,6 +216,7 @@ async def payment_poll_candidates(
         .outerjoin(watermark, (watermark.connection_id == Connection.id) & (watermark.feed == feed))
         .where(
             Integration.enabled.is_(True),
+            Connection.retired_at.is_(None),
             awaiting.exists(),
             or_(watermark.last_run_at.is_(None), watermark.last_run_at < ran_before),
         )

@@ -57,7 +57,11 @@ def _of_company_connection(page: Select[*tuple[Any, ...]]) -> Select[*tuple[Any,
         select(lateral)
         .select_from(Connection)
         .outerjoin(lateral, true())
-        .where(Connection.company_id == bindparam("company_id"), Connection.client_id.is_(None))
+        .where(
+            Connection.company_id == bindparam("company_id"),
+            Connection.client_id.is_(None),
+            Connection.retired_at.is_(None),
+        )
     )
 
 

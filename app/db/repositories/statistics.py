@@ -70,7 +70,11 @@ async def linked_customer_codes(session: AsyncSession, company_id: str) -> list[
 async def client_connections(session: AsyncSession, company_id: str) -> list[Connection]:
     statement = (
         select(Connection)
-        .where(Connection.company_id == company_id, Connection.client_id.is_not(None))
+        .where(
+            Connection.company_id == company_id,
+            Connection.client_id.is_not(None),
+            Connection.retired_at.is_(None),
+        )
         .order_by(Connection.client_id)
     )
     return list((await session.execute(statement)).scalars())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, union
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.models import CallbackSecret, Connection, WebhookEndpoint
@@ -43,3 +43,13 @@ async def rows_sealed_with_other_keys(
         .with_for_update()
     )
     return rows
+
+
+async def stored_key_ids(session: AsyncSession) -> set[str]:
+    """The distinct encryption key ids under which any secret is stored (one cheap query)."""
+    statement = union(
+        select(Connection.token_key_id),
+        select(WebhookEndpoint.secret_key_id),
+        select(CallbackSecret.secret_key_id),
+    )
+    return set((await session.execute(statement)).scalars())

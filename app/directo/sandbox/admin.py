@@ -3,11 +3,14 @@
 ```text
 (bodies and answers are JSON; D = /_sandbox/databases/{name})
 GET    /_sandbox/health                  {"ok": true}
-POST   /_sandbox/reset                   back to the initial databases and tokens
+POST   /_sandbox/reset                   back to the initial databases, tokens and mode
+GET    /_sandbox/mode                    the ServerMode: {"routing", "filter_dates"}
+PUT    /_sandbox/mode                    ServerMode JSON ("routing": "any"|"query", …)
 GET    /_sandbox/databases               names, codes, today, sizes, faults
 POST   /_sandbox/databases               DatabaseSpec JSON (sizes nested)
-PUT    D/faults                          Faults JSON
-PUT    D/customers/{code}                {"name": …, …}: upsert, bumps ts
+PUT    D/faults                          Faults JSON (also "answer_shape" of puts)
+PUT    D/customers/{code}                {"name": …, …}: upsert, bumps ts ("code"/"ts"
+                                         in the body override what is served)
 DELETE D/customers/{code}
 PUT    D/items/{code}                    upsert, bumps ts
 DELETE D/items/{code}
@@ -32,7 +35,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.directo.sandbox.config import ALL_COMPONENTS, DatabaseSpec, Faults, TokenSpec
+from app.directo.sandbox.config import (
+    ALL_COMPONENTS,
+    DatabaseSpec,
+    Faults,
+    ServerMode,
+    TokenSpec,
+)
 from app.directo.sandbox.state import SandboxState
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -82,6 +91,13 @@ async def health(request: Request) -> dict[str, Any]:
 async def reset(request: Request) -> dict[str, Any]:
     _state(request).reset()
     return {"ok": True}
+
+
+async def mode(request: Request) -> dict[str, Any]:
+    state = _state(request)
+    if request.method == "PUT":
+        state.set_mode(ServerMode(**await _json(request)))
+    return asdict(state.mode)
 
 
 async def databases(request: Request) -> Any:
@@ -173,6 +189,7 @@ def routes() -> list[Route]:
     return [
         Route(f"{base}/health", _guarded(health), methods=["GET"]),
         Route(f"{base}/reset", _guarded(reset), methods=["POST"]),
+        Route(f"{base}/mode", _guarded(mode), methods=["GET", "PUT"]),
         Route(f"{base}/databases", _guarded(databases), methods=["GET", "POST"]),
         Route(f"{db}/faults", _guarded(faults), methods=["PUT"]),
         Route(f"{db}/{{kind}}/{{code}}", _guarded(card), methods=["PUT", "DELETE"]),

@@ -2,10 +2,12 @@
 
 ``/xmlcore/cap_xml_direct/xmlcore.asp`` (the token picks the database) and the legacy
 ``/xmlcore/<database_code>/xmlcore.asp`` answer GET and POST; parameters come from the
-query string and/or a form body, names case-insensitive (body wins). Errors are answered
-the way Directo does, with HTTP 200 (``<err>token required</err>``,
-``<result type="5" desc="Unauthorized"/>``, ``<result type="404" …/>``), except injected
-5xx faults and an unknown legacy database code (HTTP 404).
+query string and/or a form body, names case-insensitive (body wins) — or, in the strict
+`ServerMode` (``routing="query"``), routing and filters from the query string only. Filter
+dates are read as the mode's ``filter_dates`` says. Errors are answered the way Directo
+does, with HTTP 200 (``<err>token required</err>``, ``<result type="5"
+desc="Unauthorized"/>``, ``<result type="404" …/>``), except injected 5xx faults and an
+unknown legacy database code (HTTP 404).
 """
 
 from __future__ import annotations
@@ -31,14 +33,19 @@ XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 _SECRET_PARAMS = {"token", "key", "xmldata"}
 
 
-async def read_params(request: Request) -> dict[str, str]:
-    """Query string and form body merged, names lower-cased, the body's values winning."""
+async def read_params(request: Request, *, routing: str = "any") -> dict[str, str]:
+    """Query string and form body merged, names lower-cased, the body's values winning.
+
+    With ``routing="query"`` only the token and ``xmldata`` are taken from the body:
+    everything else (``get``/``put``/``what``, filters) must be in the query string.
+    """
     params = {key.lower(): value for key, value in request.query_params.items()}
     if request.method == "POST":
         body = (await request.body()).decode("utf-8", errors="replace")
-        params.update(
-            (key.lower(), value) for key, value in parse_qsl(body, keep_blank_values=True)
-        )
+        pairs = ((key.lower(), value) for key, value in parse_qsl(body, keep_blank_values=True))
+        if routing == "query":
+            pairs = ((key, value) for key, value in pairs if key in _SECRET_PARAMS)
+        params.update(pairs)
     return params
 
 
@@ -57,7 +64,8 @@ def _faulted(chunks: Iterator[bytes], fault: str | None) -> Iterator[bytes]:
 async def xmlcore(request: Request) -> Response:
     """Answer one XML Direct request (see the module docstring)."""
     state: SandboxState = request.app.state.sandbox
-    params = await read_params(request)
+    mode = state.mode
+    params = await read_params(request, routing=mode.routing)
     token = params.get("token") or params.get("key") or ""
     op = "put" if params.get("put") == "1" else "get" if params.get("get") == "1" else ""
     what = params.get("what", "").strip().lower()
@@ -101,10 +109,10 @@ async def xmlcore(request: Request) -> Response:
         if db.take_put_drop():
             fault = "drop"
         entry.outcome = "put: " + ",".join(result["Type"] for result in results)
-        body = xml.results_document(results)
+        body = xml.put_answer(results, db.faults.answer_shape)
     else:
         try:
-            filters = Filters.from_params(params)
+            filters = Filters.from_params(params, dates=mode.filter_dates)
         except FilterError as exc:
             entry.outcome = "bad filter"
             return _xml(xml.result_document(9, str(exc)))

@@ -26,6 +26,20 @@ class Sizes:
     suppliers: int = 25
 
 
+# How a put's results are written (PROTOCOL §3.5, §7): the documented wrapper, and the
+# other shapes public clients handle. Each is answered after the put was applied.
+ANSWER_SHAPES = {
+    "results": "<results><Result Type Desc docid doctype submit/>…</results> (documented)",
+    "bare": '<result type="30" desc="Created"/>: the first result, unwrapped, lower case',
+    "text": '<result type="…">Desc</result>: the first result, its Desc as content',
+    "error": "<error>Desc</error>: the first result's Desc only",
+    "err": "<results><err>Desc</err></results>",
+    "error_attr": '<results error="1" message="Desc"/>',
+}
+ROUTING_MODES = ("any", "query")
+DATE_MODES = ("any", "dmy", "iso")
+
+
 @dataclass(frozen=True, slots=True)
 class Faults:
     """Per-database fault injection; the random choices come from ``seed`` (deterministic).
@@ -34,7 +48,8 @@ class Faults:
     HTTP 503, sends only part of the body (well-framed, so the XML is cut short), or drops
     the connection mid-body (for a put: after the put was applied). ``drop_puts`` drops
     the answers of the next N puts only (each put applied first): a put whose outcome the
-    client cannot know, while lookups by number keep working.
+    client cannot know, while lookups by number keep working. ``answer_shape`` writes
+    every put's answer in one of `ANSWER_SHAPES` (raises ``ValueError`` for another).
     """
 
     latency_ms: int = 0
@@ -43,6 +58,37 @@ class Faults:
     drop_rate: float = 0.0
     seed: int = 0
     drop_puts: int = 0
+    answer_shape: str = "results"
+
+    def __post_init__(self) -> None:
+        if self.answer_shape not in ANSWER_SHAPES:
+            raise ValueError(f"answer_shape must be one of {sorted(ANSWER_SHAPES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerMode:
+    """How the whole server reads requests (the public sources disagree; PROTOCOL §1.2, §7).
+
+    ``routing``: ``any`` reads ``get``/``put``/``what`` and filters from the query string
+    and the form body (the wiki); ``query`` only from the query string (a live client's
+    report), answering ``<result type="404" desc="Invalid url given"/>`` when they are
+    not there — the token and ``xmldata`` may come from either.
+
+    ``filter_dates``: ``any`` reads ``dd.mm.yyyy`` and ISO dates alike; ``iso`` expects
+    ISO and reads a dotted date month first (as a server set to ISO/US order does), so a
+    day above 12 is refused with Type 9 "Invalid date given: …" and a lower one silently
+    misread; ``dmy`` expects ``dd.mm.yyyy`` and reads ``yyyy-mm-dd`` as ``yyyy-dd-mm`` (as
+    SQL Server does under ``DATEFORMAT dmy``), with the same consequences.
+    """
+
+    routing: str = "any"
+    filter_dates: str = "any"
+
+    def __post_init__(self) -> None:
+        if self.routing not in ROUTING_MODES:
+            raise ValueError(f"routing must be one of {list(ROUTING_MODES)}")
+        if self.filter_dates not in DATE_MODES:
+            raise ValueError(f"filter_dates must be one of {list(DATE_MODES)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +105,10 @@ class DatabaseSpec:
     create_type: int = 30
     # Type answered when an invoice names an unknown article/VAT/object/salesman code.
     unknown_code_type: int = 31
+    # Receipts as Directo's output schema (ws_laekumised.xsd) has them: the header carries
+    # only number, confirmed and ts; the date, customer and amount are on the rows. True
+    # adds the header `paymentmode` and `aeg` the wiki lists too.
+    receipt_header_dates: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DatabaseSpec:

@@ -4,13 +4,17 @@ Invoices (``what=invoice``), per document, first rule that applies:
 Type 12 no ``number``; 9 a number that is not a positive int ≤ 2147483647; 14 the number
 exists and is confirmed; 11 it exists (draft); 13 no ``customercode``; 31 unknown customer;
 13 the customer card has neither e-mail nor reg. no. (and none sent inline); the database's
-``unknown_code_type`` (31) naming an unknown article, VAT code, object or salesman;
+``unknown_code_type`` (31) naming an unknown payment term (only when the database has
+a ``payment_terms`` register), article, VAT code, object or salesman;
 otherwise created: the spec's ``create_type`` (30, "Created") with ``docid`` = number.
 A malformed document (or one with a DTD) is one Type 8; no documents is one Type 99.
 
 Receipts (``what=receipt``): 12 no number; 11 number exists; 31 a row's invoice unknown;
 ``confirm="1"`` without ``paymentmode`` is stored unconfirmed with Type 29 and Directo's
 Estonian text; otherwise Type 0 — and a confirmed receipt reduces its invoices' balances.
+A row's own ``aeg`` dates it; rows without one take the header ``date``.
+
+How the results are written is the database's ``Faults.answer_shape`` (see `xml`).
 """
 
 from __future__ import annotations
@@ -113,6 +117,10 @@ def _day(value: str | None) -> str:
 
 def _unknown_code(db: SandboxDatabase, header: dict[str, str], rows: list[XmlNode]) -> str | None:
     items = db.item_codes()
+    term = header.get("paymentterm")
+    if term and db.payment_terms is not None and term not in db.payment_terms:
+        # Directo's text is not public (PROTOCOL §3.5): worded like its other unknown codes.
+        return f"Payment term not found: {term}"
     if header.get("salesman") and header["salesman"] not in db.salesmen:
         return f"Salesman not found: {header['salesman']}"
     if header.get("object") and header["object"] not in db.objects:
@@ -171,7 +179,8 @@ def _receipt_row(db: SandboxDatabase, row: dict[str, str], day: str) -> dict[str
     invoice = db.invoice(row.get("invoice", ""))
     card = invoice[0] if invoice else {}
     amount = row.get("received") or row.get("payment") or "0"
-    return {"invoice": row.get("invoice", ""), "aeg": f"{day}T00:00:00",
+    row_day = (row.get("aeg") or "")[:10] or day  # a row may carry its own date
+    return {"invoice": row.get("invoice", ""), "aeg": f"{row_day}T00:00:00",
             "customer": row.get("customer") or card.get("customercode", ""),
             "customername": card.get("customername", ""), "received": amount,
             "invoicesum": card.get("balance", "")}  # fmt: skip

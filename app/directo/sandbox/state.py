@@ -20,6 +20,7 @@ from app.directo.sandbox.config import (
     DEFAULT_DATABASES,
     DEFAULT_TOKENS,
     DatabaseSpec,
+    ServerMode,
     TokenSpec,
 )
 from app.directo.sandbox.data import Rec
@@ -52,34 +53,44 @@ class LoggedRequest:
 
 
 class SandboxState:
-    """All databases and tokens of one sandbox, plus the log of the last requests."""
+    """All databases and tokens of one sandbox, its `ServerMode`, and the log of the last
+    requests."""
 
     def __init__(
         self,
         databases: Iterable[DatabaseSpec] = DEFAULT_DATABASES,
         tokens: Iterable[TokenSpec] = DEFAULT_TOKENS,
         *,
+        mode: ServerMode | None = None,
         clock: Callable[[], datetime] = datetime.now,
         log_size: int = 1000,
     ) -> None:
-        self._initial = (tuple(databases), tuple(tokens))
+        self._initial = (tuple(databases), tuple(tokens), mode or ServerMode())
         self._clock = clock
         self._lock = threading.RLock()
         self._log: deque[LoggedRequest] = deque(maxlen=log_size)
         self.databases: dict[str, SandboxDatabase] = {}
         self.tokens: dict[str, TokenSpec] = {}
+        self.mode = self._initial[2]
         self.reset()
 
     def reset(self) -> None:
-        """Back to the databases and tokens given at construction; forgets all mutations."""
+        """Back to the databases, tokens and mode given at construction; forgets all
+        mutations."""
         with self._lock:
             self.databases.clear()
             self.tokens.clear()
             self._log.clear()
+            self.mode = self._initial[2]
             for spec in self._initial[0]:
                 self.add_database(spec)
             for token in self._initial[1]:
                 self.add_token(token)
+
+    def set_mode(self, mode: ServerMode) -> None:
+        """Change how the server reads requests (until the next `reset`)."""
+        with self._lock:
+            self.mode = mode
 
     def add_database(self, spec: DatabaseSpec) -> SandboxDatabase:
         """Add (or replace) a database; raises ``ValueError`` for an unknown country."""

@@ -19,6 +19,7 @@ from typing import Any
 from app.directo.sandbox.config import DatabaseSpec, Faults
 from app.directo.sandbox.data import (
     RECEIPT_BASE,
+    RECEIPT_HEADER_DATES,
     Attrs,
     Dataset,
     Rec,
@@ -41,6 +42,9 @@ class SandboxDatabase:
         # both a salesman and an object code (what invoice rows carry as `object`).
         self.objects = set(self.data.words.objects) | set(self.data.words.salesmen)
         self.salesmen = set(self.data.words.salesmen)
+        # The payment-term register; None takes any term. Real databases refuse a code
+        # they do not hold (its answer text is inferred: see `puts._unknown_code`).
+        self.payment_terms: set[str] | None = None
         self._lock = threading.RLock()
         self._customers: dict[str, Rec | None] = {}
         self._items: dict[str, Rec | None] = {}
@@ -108,12 +112,16 @@ class SandboxDatabase:
         codes = {code for code in self.data.item_codes if code not in overlay}
         return codes | {code for code, rec in overlay.items() if rec is not None}
 
-    def upsert_customer(self, code: str, attrs: dict[str, Any]) -> Attrs:
-        """Change (or add) a customer's attributes; bumps its ``ts``. Returns the new card."""
+    def upsert_customer(self, code: str, attrs: dict[str, Any], *, ts: str | None = None) -> Attrs:
+        """Change (or add) a customer's attributes; bumps its ``ts`` (or sets the ``ts``
+        given, e.g. one with a zone offset). A ``code`` in ``attrs`` is what the feed then
+        shows under ``code`` (``""``: a record without a code). Returns the new card."""
         current = self.customer(code)
         base = dict(current[0]) if current else {"code": code, "closed": "0"}
         children = current[1] if current else {"datafields": []}
-        base.update({key: str(value) for key, value in attrs.items()}, code=code, ts=self.now())
+        stamp = self.now()  # also marks the database changed (rendered feeds are stale)
+        base.update({key: str(value) for key, value in attrs.items()}, ts=ts or stamp)
+        base.setdefault("code", code)
         with self._lock:
             self._customers[code] = (base, children)
         return base
@@ -123,14 +131,29 @@ class SandboxDatabase:
             self._customers[code] = None
             self.version += 1
 
-    def upsert_item(self, code: str, attrs: dict[str, Any]) -> Attrs:
-        """Change (or add) an item; bumps its ``ts``. Returns the new card."""
+    def upsert_item(
+        self,
+        code: str,
+        attrs: dict[str, Any],
+        *,
+        ts: str | None = None,
+        supplieritems: list[dict[str, str]] | None = None,
+    ) -> Attrs:
+        """Change (or add) an item like `upsert_customer`; ``supplieritems`` replaces its
+        ``supplieritems/supplieritem`` children. Returns the new card."""
         with self._lock:
             current = self._items.get(code) if code in self._items else self._seeded_item(code)
         base = dict(current[0]) if current else {"code": code, "closed": "0"}
-        base.update({key: str(value) for key, value in attrs.items()}, code=code, ts=self.now())
+        stamp = self.now()
+        base.update({key: str(value) for key, value in attrs.items()}, ts=ts or stamp)
+        base.setdefault("code", code)
+        suppliers = (
+            supplieritems
+            if supplieritems is not None
+            else (current[1].get("supplieritems", []) if current else [])
+        )
         with self._lock:
-            self._items[code] = (base, {"datafields": [], "supplieritems": []})
+            self._items[code] = (base, {"datafields": [], "supplieritems": suppliers})
         return base
 
     def delete_item(self, code: str) -> None:
@@ -260,7 +283,13 @@ class SandboxDatabase:
                 yield rec
         with self._lock:
             extra = list(self.receipts.values())
-        yield from extra
+        if self.spec.receipt_header_dates:
+            yield from extra
+            return
+        # Stored with the header date the put or admin call gave; served as the schema has it.
+        for attrs, children in extra:
+            header = {k: v for k, v in attrs.items() if k not in RECEIPT_HEADER_DATES}
+            yield header, children
 
     def _purchase_records(self, f: Filters) -> Iterator[Rec]:
         s = self.data.sizes

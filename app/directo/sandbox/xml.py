@@ -67,5 +67,30 @@ def results_document(results: Iterable[Attrs]) -> bytes:
     return f"{DECLARATION}<results>{body}</results>".encode()
 
 
+def put_answer(results: list[Attrs], shape: str = "results") -> bytes:
+    """A put's results in one of `config.ANSWER_SHAPES`; the shapes other than
+    ``results`` carry the first result only (puts of one document)."""
+    if shape == "results" or not results:
+        return results_document(results)
+    first = results[0]
+    type_, desc = escape_attr(first["Type"]), first["Desc"]
+    text = escape_text(desc)
+    if shape == "bare":
+        return f'{DECLARATION}<result type="{type_}" desc="{escape_attr(desc)}"/>'.encode()
+    if shape == "text":
+        return f'{DECLARATION}<result type="{type_}">{text}</result>'.encode()
+    if shape == "error":
+        return f"{DECLARATION}<error>{text}</error>".encode()
+    if shape == "err":
+        return f"{DECLARATION}<results><err>{text}</err></results>".encode()
+    if shape == "error_attr":
+        return f'{DECLARATION}<results error="1" message="{escape_attr(desc)}"/>'.encode()
+    raise ValueError(f"unknown answer shape {shape!r}")
+
+
+def escape_text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def result_document(type_: int, desc: str) -> bytes:
     return f'{DECLARATION}<result type="{type_}" desc="{escape_attr(desc)}"/>'.encode()

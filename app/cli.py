@@ -67,7 +67,7 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the background worker (arq) until interrupted."""
-    from app.jobs.worker import run_worker
+    from app.worker.settings import run_worker
 
     run_worker()
 
@@ -86,7 +86,7 @@ def healthcheck(
         except httpx.HTTPError:
             healthy = False
     else:
-        from app.jobs.worker import worker_is_alive
+        from app.worker.settings import worker_is_alive
 
         healthy = asyncio.run(worker_is_alive(get_settings()))
     raise typer.Exit(code=0 if healthy else 1)

@@ -68,7 +68,7 @@ from app.resources import open_resources
 from app.db.models import Job
 
 async def main(database_url, sandbox_url, connection_id):
-    from app.jobs.worker import tune_garbage_collector
+    from app.runtime import tune_garbage_collector
     settings = Settings.model_validate({
         "database": {"url": database_url},
         "redis": {"queue_name": "bench-import"},

@@ -12,7 +12,7 @@ import orjson
 
 from app.directo.schemas import DirectoCustomer as CustomerRecord
 from app.directo.schemas import DirectoItem as ItemRecord
-from app.sync.catalogue import fold
+from app.sync.catalogue_rows import fold
 
 
 def canonical_json(record: CustomerRecord | ItemRecord) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.config import Settings
-from app.jobs.worker import build_worker
+from app.worker.settings import build_worker
 
 
 async def run_worker_burst(settings: Settings) -> None:

@@ -39,11 +39,8 @@ from app.directo.sandbox import Faults, SandboxState
 from app.directo.schemas import DirectoCustomer as CustomerRecord
 from app.jobs.names import JobName
 from app.resources import Resources
-from app.sync.catalogue import (
-    CUSTOMER_COLUMNS,
-    fold,
-    read_ahead,
-)
+from app.sync.catalogue_rows import CUSTOMER_COLUMNS, fold
+from app.sync.read_ahead import read_ahead
 from app.sync.refresh import start_due_refreshes
 from tests.catalogue_reference import canonical_json, customer_record
 from tests.helpers import run_worker_burst

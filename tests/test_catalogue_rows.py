@@ -31,7 +31,7 @@ from app.directo.errors import DirectoDecodeError, DirectoTruncatedError
 from app.directo.sandbox import SandboxState
 from app.resources import Resources
 from app.sync import catalogue
-from app.sync.catalogue import (
+from app.sync.catalogue_rows import (
     ARTICLE_COLUMNS,
     CUSTOMER_COLUMNS,
     article_rows,

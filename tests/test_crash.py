@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 
 from app.db.models import Event
 from app.directo.sandbox import Faults, SandboxState
-from app.jobs.worker import watchdog
 from app.resources import Resources
 from app.webhooks.delivery import deliver_due
+from app.worker.crons import watchdog
 from tests.receiver import running_receiver
 from tests.test_reload_faults import reload_all, snapshot
 from tests.test_statistics import BASE, busiest_customers, set_up_company

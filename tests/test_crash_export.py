@@ -41,11 +41,11 @@ from app.db.models import (
 from app.directo.sandbox import Faults, SandboxDatabase, SandboxState
 from app.directo.sandbox.puts import apply_put
 from app.exports.recovery import recover_stuck_exports
-from app.jobs import worker as worker_module
 from app.jobs.names import JobName
-from app.jobs.worker import watchdog
 from app.resources import Resources
 from app.webhooks.delivery import deliver_due
+from app.worker import crons as worker_module
+from app.worker.crons import watchdog
 from tests.exports_helpers import COMPANY, DATABASE, INVOICES, invoice, key, ready
 from tests.receiver import running_receiver
 from tests.test_crash import start_worker

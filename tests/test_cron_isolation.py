@@ -16,8 +16,8 @@ import uuid
 from arq.worker import Worker
 from prometheus_client import REGISTRY
 
-from app.jobs.worker import build_worker
 from app.resources import Resources
+from app.worker.settings import build_worker
 
 FAR_FUTURE = dt.datetime(2999, 1, 1, tzinfo=dt.UTC)
 
@@ -51,6 +51,7 @@ async def test_two_deployments_on_one_redis_both_run_every_cron(db: Resources) -
         "deliver_webhooks",
         "exports_tick",
         "import_statistics",
+        "payments_tick",
         "refresh_catalogues",
         "watchdog",
     ]

@@ -14,7 +14,6 @@ from sqlalchemy import func, select, update
 from app.db.models import Integration, Job, JobStatus
 from app.db.repositories import jobs as job_repo
 from app.jobs.names import JobName
-from app.jobs.registry import JOB_SPECS
 from app.jobs.runner import (
     JobContext,
     JobFailed,
@@ -25,8 +24,10 @@ from app.jobs.runner import (
     retry_delay,
     run_tracked_job,
 )
-from app.jobs.worker import build_worker, watchdog
 from app.resources import Resources
+from app.worker.crons import watchdog
+from app.worker.registry import JOB_SPECS
+from app.worker.settings import build_worker
 
 
 async def new_job(resources: Resources) -> uuid.UUID:

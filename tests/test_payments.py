@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from app.db.models import Job, JobStatus, SyncWatermark
 from app.directo.sandbox import SandboxState
-from app.exports.jobs import exports_tick
 from app.jobs.names import JobName
 from app.payments import poll as poll_module
+from app.payments.jobs import payments_tick
 from app.payments.poll import INVOICE_FEED, start_due_polls
 from app.payments.status import overpaid_amount, payment_status
 from app.resources import Resources
@@ -53,7 +53,7 @@ def later(minutes: int) -> dt.datetime:
 async def sent_export(client: AsyncClient, db: Resources, sandbox: SandboxState) -> dict[str, Any]:
     """A sent export whose connection has just been polled (nothing paid yet), so the
     test's polls are due only when its clock says so: the worker's minute tick
-    (`exports_tick`, run by any burst that spans second 40) may already have polled it."""
+    (`payments_tick`, run by any burst that spans second 40) may already have polled it."""
     await ready(client, db, sandbox)
     exported = await export_and_send(client, db, invoice())
     assert exported["status"] == "sent"
@@ -179,8 +179,8 @@ async def test_polls_read_changes_by_ts_only_for_connections_with_unpaid_exports
     await export_and_send(client, db, invoice())
     sandbox.clear_requests()
     # The worker's minute tick starts the poll (never polled: due at once) and queues it.
-    assert await exports_tick({"resources": db}) == {"payment_polls": 1, "exports_recovered": 0}
-    assert await exports_tick({"resources": db}) == {"payment_polls": 0, "exports_recovered": 0}
+    assert await payments_tick({"resources": db}) == {"payment_polls": 1}
+    assert await payments_tick({"resources": db}) == {"payment_polls": 0}
     await run_worker_burst(db.settings)
     async with db.sessionmaker() as session:
         job = (await session.execute(select(Job).where(Job.kind == "payment_poll"))).scalar_one()

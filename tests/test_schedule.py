@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.sync.schedule import (
+from app.statistics.import_days import (
     ImportDayRule,
     add_months,
     due_months,

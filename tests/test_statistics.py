@@ -23,8 +23,8 @@ from app.directo.sandbox import SandboxState
 from app.directo.sandbox.filters import Filters
 from app.jobs.names import JobName
 from app.resources import Resources
+from app.statistics.import_days import add_months, first_of_month, last_day, local_today
 from app.statistics.monthly import start_due_imports
-from app.sync.schedule import add_months, first_of_month, last_day, local_today
 from app.webhooks.delivery import deliver_due
 from app.webhooks.verify import verify_webhook
 from tests.helpers import run_worker_burst

@@ -19,7 +19,6 @@ from sqlalchemy import func, select, update
 from standardwebhooks import Webhook
 
 from app.db.models import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
-from app.jobs.worker import deliver_webhooks
 from app.resources import Resources
 from app.webhooks.delivery import deliver_due
 from app.webhooks.outbox import emit
@@ -27,6 +26,7 @@ from app.webhooks.schedule import MAX_ATTEMPTS, MAX_RETRY_AFTER, parse_retry_aft
 from app.webhooks.ssrf import UnsafeTargetError, resolve_target
 from app.webhooks.types import EventType
 from app.webhooks.verify import verify_webhook
+from app.worker.crons import deliver_webhooks
 from tests.conftest import make_settings
 from tests.helpers import run_worker_burst
 from tests.keys import NEW_KEY, OLD_KEY, api_client, with_keys

@@ -16,8 +16,8 @@ from app.db.models import Job, JobStatus
 from app.db.repositories import jobs as job_repo
 from app.jobs.names import JobName
 from app.jobs.queue import open_queue
-from app.jobs.worker import run_until_stopped
 from app.resources import Resources
+from app.worker.settings import run_until_stopped
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")

@@ -19,7 +19,7 @@ from app.db.models import DirectoCustomer
 from app.db.repositories import previews
 from app.errors import NotFound
 from app.jobs.names import JobName
-from app.sync.catalogue import fold
+from app.sync.catalogue_rows import fold
 from app.sync.imports import Feed, request_import
 from app.webhooks.service import check_target
 

@@ -18,10 +18,10 @@ from app.errors import AppError, NotFound
 from app.statistics import settings as summary_settings
 from app.statistics.compute import months_between
 from app.statistics.fields import CATALOGUE, Field
+from app.statistics.import_days import add_months, first_of_month, local_today
 from app.statistics.reloads import MAX_MONTHS
 from app.statistics.settings import SummarySettingsIn, SummarySettingsOut
 from app.statistics.store import month_key, value_json
-from app.sync.schedule import add_months, first_of_month, local_today
 
 router = APIRouter(tags=["statistics"])
 

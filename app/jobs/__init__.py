@@ -1,2 +1,3 @@
-"""Background work: job names, the queue adapter (the only module that imports arq besides
-the worker), the runner that records status in the `jobs` table, and the worker settings."""
+"""The job framework: job names, the queue adapter (the only module besides the worker that
+imports arq) and the runner that records status in the `jobs` table. The flows define their
+job specs on top of it; `app/worker/` registers them."""

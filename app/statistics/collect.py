@@ -14,8 +14,8 @@ from app.directo.client import DirectoClient
 from app.directo.credentials import DirectoCredentials
 from app.directo.errors import DirectoError
 from app.statistics.compute import MonthlyTally, feeds_for
+from app.statistics.import_days import last_day
 from app.statistics.sources import ClientSource
-from app.sync.schedule import last_day
 
 BATCH_SIZE = 2000
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from app.directo import schemas
 from app.statistics.fields import CATALOGUE, Scope
-from app.sync.schedule import add_months, first_of_month
+from app.statistics.import_days import add_months, first_of_month
 
 DOCUMENT_COUNTS = {
     "sales_invoices": "invoice",

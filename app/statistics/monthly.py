@@ -15,6 +15,7 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connections.reporting import reporting_health
 from app.connections.service import credentials_of
 from app.db.models import Job
 from app.db.repositories import jobs as job_repo
@@ -23,10 +24,9 @@ from app.jobs.names import JobName
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
 from app.statistics.collect import read_statistics
 from app.statistics.compute import supported_keys
+from app.statistics.import_days import BALTIC_TIME, ImportDayRule, due_months, local_today
 from app.statistics.sources import company_sources
 from app.statistics.store import event_values, mapped_keys, month_key, store_months
-from app.sync.catalogue import reporting_health
-from app.sync.schedule import BALTIC_TIME, ImportDayRule, due_months, local_today
 from app.webhooks.types import EventType
 
 

@@ -18,9 +18,9 @@ from app.db.repositories import jobs as job_repo
 from app.db.repositories import statistics as statistics_repo
 from app.errors import AppError, Conflict, ProblemItem
 from app.jobs.names import JobName
+from app.statistics.import_days import add_months, first_of_month, local_today
 from app.statistics.sources import company_sources
 from app.statistics.store import mapped_keys
-from app.sync.schedule import add_months, first_of_month, local_today
 
 MAX_MONTHS = 36
 

@@ -12,7 +12,7 @@ from app.db.models import SummarySettings
 from app.db.repositories import statistics as statistics_repo
 from app.errors import AppError, ProblemItem
 from app.statistics.fields import FIELD_KEYS
-from app.sync.schedule import ImportDayRule
+from app.statistics.import_days import ImportDayRule
 
 RELOAD_REMINDER = (
     "Changing the field mapping does not rewrite statistics already stored; "

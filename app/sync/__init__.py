@@ -1,2 +1,3 @@
-"""Pulling from Directo into PostgreSQL: flows (`service`-style modules, no arq), their thin
-job adapters, and the import-day schedule."""
+"""Pulling customers and articles from Directo into PostgreSQL: the import flow
+(`catalogue`), the rows it builds (`catalogue_rows`), starting imports (`imports`,
+`refresh`) and their thin job adapters (`jobs`)."""

@@ -177,7 +177,7 @@ def reload(
     from app.db.repositories import statistics as statistics_repo
     from app.errors import AppError
     from app.resources import open_resources
-    from app.statistics.follow import follow_reload, start_reload
+    from app.statistics.reload_tracker import follow_reload, start_reload
 
     async def run() -> int:
         async with open_resources(get_settings()) as resources:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from app.api import (
     catalogue,
@@ -17,19 +18,22 @@ from app.api import (
     payment_terms,
     reloads,
     statistics,
+    validation,
     webhooks,
 )
 from app.api.deps import ApiKeyGate, require_api_key
 from app.api.limits import BodyLimit
 from app.api.openapi import install_openapi
 from app.api.pagination import Cursors
+from app.api.problems import install_error_handlers
 from app.api.responses import problems
 from app.config import Settings, get_settings
-from app.errors import install_error_handlers
 from app.logging import configure_logging
 from app.metrics import RequestMetricsMiddleware
 from app.resources import open_resources
 from app.runtime import tune_garbage_collector
+from app.security.coverage import KeyCoverage
+from app.security.crypto import SecretBox
 
 API_VERSION = "0.1.0"
 
@@ -55,7 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.cursors = Cursors.from_settings(settings)
+    # Readiness's view of the stored key ids, cached for a few seconds across its probes.
+    app.state.key_coverage = KeyCoverage(SecretBox(settings.encryption.keys))
     install_error_handlers(app)
+    app.add_exception_handler(RequestValidationError, validation.validation_failed)
     install_openapi(app)
     # Innermost first. The key is checked before the body's size, so an anonymous caller
     # learns nothing but 401 and its body is never read: 401, then 413, then 404/422.

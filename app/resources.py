@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.db.session import create_engine, create_reader_engine, create_sessionmaker
 from app.directo.client import DirectoClient
-from app.jobs.queue import JobQueue, open_queue
 from app.metrics import observe_directo_call
+from app.queue.arq_adapter import JobQueue, open_queue
 from app.security.crypto import SecretBox
 
 

@@ -145,7 +145,7 @@ async def reload_once(url: str, sandbox_url: str, months: int) -> tuple[float, s
     from app.jobs.runner import run_tracked_job
     from app.resources import open_resources
     from app.statistics.jobs import STATISTICS_RELOAD
-    from app.statistics.reloads import request_reload
+    from app.statistics.reload_requests import request_reload
 
     settings = Settings.model_validate(
         {

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.api.catalogue import Address, ArticleOut, Contact, CustomerOut
-from app.connections.service import token_context
 from app.db.models import (
     Connection,
     ConnectionScope,
@@ -37,8 +36,9 @@ from app.db.repositories import catalog as catalog_repo
 from app.directo.errors import DirectoDecodeError
 from app.directo.sandbox import Faults, SandboxState
 from app.directo.schemas import DirectoCustomer as CustomerRecord
-from app.jobs.names import JobName
+from app.queue.names import JobName
 from app.resources import Resources
+from app.security.contexts import token_context
 from app.sync.catalogue_rows import CUSTOMER_COLUMNS, fold
 from app.sync.read_ahead import read_ahead
 from app.sync.refresh import start_due_refreshes

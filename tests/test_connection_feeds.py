@@ -12,8 +12,8 @@ from httpx import AsyncClient
 from app.db.repositories import jobs as job_repo
 from app.directo.sandbox import SandboxState, ServerMode, TokenSpec
 from app.directo.sandbox.config import ALL_COMPONENTS
-from app.jobs.names import JobName
 from app.payments.poll import start_due_polls
+from app.queue.names import JobName
 from app.resources import Resources
 from tests.exports_helpers import BASE as EXPORT_BASE
 from tests.exports_helpers import COMPANY as EXPORT_COMPANY

@@ -1,7 +1,9 @@
 """Replacing a token never silently switches the Directo database: a token of another
-database is refused (409 `directo_database_changed`), or — forced — retires the connection
-with what was imported and linked through it, so the two databases' books never mix.
-Through the API and a real worker, against the sandbox's two databases."""
+database is refused (409 `directo_database_changed`), and so is one that fails its test and
+so cannot be checked (409 `directo_database_unverified`, even with `force`); a switch made
+on purpose (`switch_database`) retires the connection with what was imported and linked
+through it, so the two databases' books never mix. Through the API and a real worker,
+against the sandbox's two databases."""
 
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ async def test_a_token_of_another_database_is_refused_and_changes_nothing(
     problem = response.json()
     assert problem["code"] == "directo_database_changed"
     assert "only 0 of 5 customers" in problem["detail"]
-    assert '"force": true' in problem["detail"]
+    assert '"switch_database": true' in problem["detail"]
     assert len(problem["errors"]) == 5
     latvian = sandbox.database("demo_lv")
     for item in problem["errors"]:
@@ -91,14 +93,19 @@ async def test_another_token_of_the_same_database_is_accepted_in_place(
     assert (await customer_names(client, "K000001"))["K000001"][1] == "c-1"  # link kept
 
 
-async def test_forcing_a_switch_retires_the_old_database_and_never_mixes_the_two(
+async def test_a_deliberate_switch_retires_the_old_database_and_never_mixes_the_two(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
     before = await connected_with_imports(client, db)
     estonian = (await customer_names(client, "K000001"))["K000001"]
     assert estonian[1] == "c-1"
-    response = await client.put(
+    # `force` is about storing a failing token; it does not switch databases.
+    forced = await client.put(
         f"{BASE}/connection", json={"token": "sandbox-token-lv", "force": True}
+    )
+    assert (forced.status_code, forced.json()["code"]) == (409, "directo_database_changed")
+    response = await client.put(
+        f"{BASE}/connection", json={"token": "sandbox-token-lv", "switch_database": True}
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -159,3 +166,90 @@ async def test_a_client_connection_is_checked_too(
     refused = await client.put(path, json={"token": "sandbox-token-ee"})
     assert (refused.status_code, refused.json()["code"]) == (409, "directo_database_changed")
     assert "client 'own'" in refused.json()["detail"]
+
+
+async def test_a_failing_token_cannot_be_forced_onto_a_connection_with_imports(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    """A token of another database that fails its test for now cannot be compared: stored
+    in place, the next refresh after its access is fixed would import the other firm's
+    customers into this connection. Refused, whatever `force` says."""
+    before = await connected_with_imports(client, db)
+    sandbox.add_token(TokenSpec("sandbox-token-lv-later", "demo_lv", revoked=True))
+    body = {"token": "sandbox-token-lv-later", "force": True}
+    response = await client.put(f"{BASE}/connection", json=body)
+    assert response.status_code == 409, response.text
+    problem = response.json()
+    assert problem["code"] == "directo_database_unverified"
+    assert problem["detail"] == (
+        "The new token failed its connection test (unauthorized; errors says what to fix), so "
+        "which Directo database it reaches cannot be checked against the one the company is "
+        "connected to, whose customers, links or exports are stored here. It is not stored, "
+        'even with "force": true. Fix the token\'s access first and send it again (it is then '
+        "checked against the stored customers); or, to connect another Directo database "
+        'deliberately, send it with "force": true and "switch_database": true: the previous '
+        "database's customers, articles and exports are then kept apart with the retired "
+        "connection, its client links are removed, and a new connection starts from the new "
+        "database."
+    )
+    assert [(item["code"], item["loc"]) for item in problem["errors"]][:2] == [
+        ("unauthorized", ["capabilities", "customers_out"]),
+        ("unauthorized", ["capabilities", "articles_out"]),
+    ]
+    assert "sandbox-token-lv-later" not in response.text
+    after = (await client.get(f"{BASE}/connection")).json()
+    assert (after["id"], after["token_hint"], after["health"]) == (before["id"], "n-ee", "ok")
+
+    # Once its access works, the same token is checked, and found to be another database's.
+    sandbox.add_token(TokenSpec("sandbox-token-lv-later", "demo_lv"))
+    checked = await client.put(f"{BASE}/connection", json=body)
+    assert (checked.status_code, checked.json()["code"]) == (409, "directo_database_changed")
+
+
+async def test_a_failing_token_switches_databases_only_on_purpose(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    before = await connected_with_imports(client, db)
+    sandbox.add_token(TokenSpec("sandbox-token-lv-later", "demo_lv", revoked=True))
+    switched = await client.put(
+        f"{BASE}/connection",
+        json={"token": "sandbox-token-lv-later", "force": True, "switch_database": True},
+    )
+    assert switched.status_code == 201, switched.text
+    body = switched.json()
+    assert body["replaced"]["connection_id"] == before["id"]
+    assert body["replaced"]["links_removed"] == [{"client_id": "c-1", "customer_code": "K000001"}]
+    assert (body["connection"]["health"], body["import_job"]) == ("needs_attention", None)
+    async with db.sessionmaker() as session:
+        counts = dict(
+            (
+                await session.execute(
+                    select(DirectoCustomer.connection_id, func.count()).group_by(
+                        DirectoCustomer.connection_id
+                    )
+                )
+            ).all()
+        )
+    assert {str(key): value for key, value in counts.items()} == {before["id"]: 500}
+
+
+async def test_a_failing_token_is_still_stored_in_place_where_nothing_would_mix(
+    client: AsyncClient, sandbox: SandboxState
+) -> None:
+    """Nothing imported, linked or exported yet: `force` keeps storing a failing token."""
+    assert (await client.put(BASE, json={})).status_code == 201
+    first = await client.put(
+        f"{BASE}/connection", json={"token": "sandbox-token-revoked", "force": True}
+    )
+    assert first.status_code == 201, first.text
+    sandbox.add_token(TokenSpec("sandbox-token-lv-later", "demo_lv", revoked=True))
+    again = await client.put(
+        f"{BASE}/connection", json={"token": "sandbox-token-lv-later", "force": True}
+    )
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert (body["connection"]["id"], body["replaced"]) == (first.json()["connection"]["id"], None)
+    assert (body["connection"]["token_hint"], body["connection"]["health"]) == (
+        "ater",
+        "needs_attention",
+    )

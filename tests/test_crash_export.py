@@ -41,7 +41,7 @@ from app.db.models import (
 from app.directo.sandbox import Faults, SandboxDatabase, SandboxState
 from app.directo.sandbox.puts import apply_put
 from app.exports.recovery import recover_stuck_exports
-from app.jobs.names import JobName
+from app.queue.names import JobName
 from app.resources import Resources
 from app.webhooks.delivery import deliver_due
 from app.worker import crons as worker_module

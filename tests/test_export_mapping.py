@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.exports.mapping import (
+from app.exports.mapping import map_invoice
+from app.exports.rules import (
     DIRECTO_MAX_NUMBER,
     MappingProblem,
     directo_number,
-    map_invoice,
     payment_term_days,
 )
 from app.exports.schemas import InvoiceIn

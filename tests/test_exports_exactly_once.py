@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from app.db.models import InvoiceExport, Job
 from app.directo.sandbox import Faults, SandboxState
-from app.exports import sending
+from app.exports import settling
 from app.exports.recovery import recover_stuck_exports
-from app.jobs.names import JobName
+from app.queue.names import JobName
 from app.resources import Resources
 from tests.exports_helpers import (
     DATABASE,
@@ -109,13 +109,13 @@ async def test_a_job_that_dies_after_the_put_is_recovered_by_a_lookup(
     client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await ready(client, db, sandbox)
-    record = sending._sent
+    record = settling.sent
 
     async def die_once(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(sending, "_sent", record)
+        monkeypatch.setattr(settling, "sent", record)
         raise RuntimeError("the worker died before recording the put")
 
-    monkeypatch.setattr(sending, "_sent", die_once)
+    monkeypatch.setattr(settling, "sent", die_once)
     response = await export(client, invoice())
     await run_worker_burst(db.settings)
     assert len(puts(sandbox)) == 1  # Directo has the invoice ...
@@ -145,13 +145,13 @@ async def test_a_job_cancelled_after_the_put_runs_again_and_finds_the_invoice(
     client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await ready(client, db, sandbox)
-    record = sending._sent
+    record = settling.sent
 
     async def cancelled_once(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(sending, "_sent", record)
+        monkeypatch.setattr(settling, "sent", record)
         raise asyncio.CancelledError  # a worker shut down (or timed out) mid-job
 
-    monkeypatch.setattr(sending, "_sent", cancelled_once)
+    monkeypatch.setattr(settling, "sent", cancelled_once)
     response = await export(client, invoice())
     await run_worker_burst(db.settings)  # arq runs a cancelled job again
     assert len(puts(sandbox)) == 1

@@ -21,7 +21,7 @@ from app.directo.sandbox import SandboxState
 from app.errors import AppError
 from app.exports import service
 from app.exports.schemas import InvoiceIn
-from app.jobs.names import JobName
+from app.queue.names import JobName
 from app.resources import Resources
 from tests.exports_helpers import (
     COMPANY,

@@ -6,6 +6,7 @@ bug), and unknown body fields (a typo must not be silently ignored). Cursors are
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any, get_args
@@ -81,15 +82,22 @@ FAILURES = {
         {"v": 10**20},
         DatabaseFailure.VALUE_NOT_STORABLE,
     ),
-    "numeric overflow (PostgreSQL, 22003)": (
+    # Data errors PostgreSQL raises while computing: as likely over stored data as over the
+    # request's, so the gateway's bug, never blamed on the client.
+    "numeric overflow computed by PostgreSQL (22003)": (
         "SELECT CAST(:v AS integer) + 1",
         {"v": 2**31 - 1},
-        DatabaseFailure.VALUE_NOT_STORABLE,
+        DatabaseFailure.BUG,
     ),
-    "malformed literal (PostgreSQL, 22P02)": (
+    "division by zero (PostgreSQL, 22012)": (
+        "SELECT 1 / (CAST(:v AS integer) - 1)",
+        {"v": 1},
+        DatabaseFailure.BUG,
+    ),
+    "malformed literal cast by PostgreSQL (22P02)": (
         "SELECT CAST(CAST(:v AS text) AS uuid)",
         {"v": "not-a-uuid"},
-        DatabaseFailure.VALUE_NOT_STORABLE,
+        DatabaseFailure.BUG,
     ),
     "NUL in text (PostgreSQL, 22021)": (
         "SELECT CAST(:v AS text)",
@@ -147,6 +155,47 @@ async def test_a_lost_or_refused_connection_is_an_outage(db: Resources) -> None:
         assert db_errors.classify(lost.value) is DatabaseFailure.UNAVAILABLE
 
 
+async def test_a_data_error_computed_over_stored_data_is_a_bug_not_the_clients(
+    client: AsyncClient, db: Resources, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A division by zero PostgreSQL raises while working over stored rows (a trigger over
+    the integration's row stands in for any such computation) is the gateway's fault: 500,
+    logged as a bug — not `422 value_not_storable`, which would send the client to look
+    for a bad value it never sent."""
+    assert (await client.put(f"{BASE}/directo", json={})).status_code == 201
+    async with db.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "CREATE FUNCTION gw_test_divide() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN PERFORM length(OLD.company_id) / 0; RETURN NEW; END $$"
+            )
+        )
+        await connection.execute(
+            text(
+                "CREATE TRIGGER gw_test_divide BEFORE UPDATE ON integrations "
+                "FOR EACH ROW EXECUTE FUNCTION gw_test_divide()"
+            )
+        )
+    try:
+        response = await client.put(f"{BASE}/directo", json={"auto_confirm_invoices": True})
+    finally:
+        async with db.engine.begin() as connection:
+            await connection.execute(text("DROP TRIGGER gw_test_divide ON integrations"))
+            await connection.execute(text("DROP FUNCTION gw_test_divide()"))
+    assert (response.status_code, response.json()) == (
+        500,
+        {
+            "type": "urn:directo-gateway:problem:internal_error",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "The gateway failed to handle this request.",
+            "code": "internal_error",
+            "errors": [],
+        },
+    )
+    assert logged_events(caplog, at_least=logging.INFO) == [("ERROR", "unhandled_error")]
+
+
 # ---------------------------------------------------------------------------------------
 # Unknown body fields
 
@@ -194,6 +243,41 @@ async def test_a_misspelt_setting_is_refused_and_changes_nothing(client: AsyncCl
             "Did you mean 'article_code'? Remove the field or correct its name (see openapi.yaml).",
         ),
     ]
+
+
+async def test_a_body_of_many_unknown_fields_gets_a_bounded_answer(client: AsyncClient) -> None:
+    """Hundreds of thousands of unknown keys fit in the body limit: the answer lists the
+    first 50 problems, suggests a field for the first 20, clips the names it repeats, and
+    stays a few kilobytes however large the body."""
+    long_name = "x" * 100_000
+    fields: dict[str, object] = {long_name: 1}
+    fields |= {f"auto_confirm_invoice{n}": True for n in range(30)}
+    fields |= {f"k{n}": 1 for n in range(300_000)}
+    body = json.dumps(fields, separators=(",", ":")).encode()
+    assert len(body) > 3_500_000
+    response = await client.put(
+        f"{BASE}/directo", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert len(response.content) < 16_000
+    problem = response.json()
+    assert problem["detail"] == (
+        "The request is not valid: 300031 problems; errors lists the first 50 "
+        "(299981 more not listed)."
+    )
+    items = problem["errors"]
+    assert len(items) == 50
+    assert {item["code"] for item in items} == {"extra_forbidden"}
+    clipped = f"{'x' * 80}… (100000 characters)"
+    assert (items[0]["loc"], items[0]["message"]) == (
+        ["body", clipped],
+        f"Unknown field '{clipped}': this request has no such field.",
+    )
+    # The first 20 unknown fields are matched against the model's (the long name is no
+    # typo of any); the rest are only named.
+    suggested = [item["loc"][-1] for item in items if item["fix"].startswith("Did you mean")]
+    assert suggested == [f"auto_confirm_invoice{n}" for n in range(19)]
+    assert items[-1]["loc"] == ["body", "k18"]
 
 
 def _models(annotation: Any) -> Iterator[type[BaseModel]]:

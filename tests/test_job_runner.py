@@ -13,7 +13,6 @@ from sqlalchemy import func, select, update
 
 from app.db.models import Integration, Job, JobStatus
 from app.db.repositories import jobs as job_repo
-from app.jobs.names import JobName
 from app.jobs.runner import (
     JobContext,
     JobFailed,
@@ -24,6 +23,7 @@ from app.jobs.runner import (
     retry_delay,
     run_tracked_job,
 )
+from app.queue.names import JobName
 from app.resources import Resources
 from app.worker.crons import watchdog
 from app.worker.registry import JOB_SPECS

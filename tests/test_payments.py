@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from app.db.models import Job, JobStatus, SyncWatermark
 from app.directo.sandbox import SandboxState
-from app.jobs.names import JobName
 from app.payments import poll as poll_module
 from app.payments.jobs import payments_tick
 from app.payments.poll import INVOICE_FEED, start_due_polls
 from app.payments.status import overpaid_amount, payment_status
+from app.queue.names import JobName
 from app.resources import Resources
 from tests.exports_helpers import (
     DATABASE,

@@ -1,28 +1,36 @@
-"""Key rotation re-seals every stored secret; afterwards the old key can go. A replica that
-lacks the new key says so (503 `encryption_key_missing`, not ready) instead of failing
+"""Key rotation re-seals every stored secret; afterwards the old key can go, and the
+README's procedure keeps every replica ready through each of its rolling deploys. A replica
+that lacks the new key says so (503 `encryption_key_missing`, not ready) instead of failing
 obscurely, and `rotate-keys` fails in one line, changing nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import os
+import re
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
-from httpx import AsyncClient
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from app.connections.capabilities import configured_needs
 from app.connections.service import credentials_of, retest
 from app.db.models import CallbackSecret, Connection, WebhookEndpoint
 from app.directo.sandbox import SandboxState
+from app.main import create_app
 from app.resources import Resources
 from app.security.coverage import CACHE_SECONDS, KeyCoverage
 from app.security.crypto import SecretBox
 from app.security.rotation import rotate_secrets
+from app.statistics.compute import feeds_of_mapping
 from app.webhooks import service as webhook_service
 from tests.helpers import run_worker_burst
 from tests.keys import NEW_KEY, OLD_KEY, api_client, keys_env, with_keys
@@ -101,8 +109,16 @@ async def test_rotation_round_trips_and_the_old_key_can_be_dropped(
     # The service keeps working with only the new key configured.
     rotated = dataclasses.replace(db, secrets=new_only)
     async with rotated.sessionmaker() as session, session.begin():
+        needs = await configured_needs(
+            session, company_id="firm-1", client_id=None, statistics_feeds=feeds_of_mapping
+        )
         _, test = await retest(
-            session, company_id="firm-1", client_id=None, directo=rotated.directo, secrets=new_only
+            session,
+            company_id="firm-1",
+            client_id=None,
+            needs=needs,
+            directo=rotated.directo,
+            secrets=new_only,
         )
     assert test.ok is True
 
@@ -257,3 +273,73 @@ async def test_readiness_reads_the_stored_key_ids_at_most_once_per_interval(db: 
     assert await coverage.missing(db.sessionmaker) == []  # the cached answer
     clock[0] = CACHE_SECONDS
     assert await coverage.missing(db.sessionmaker) == ["k-new"]
+
+
+async def test_the_app_builds_its_key_coverage_with_the_app(db: Resources) -> None:
+    """`create_app` builds readiness's key coverage from its settings, as it builds the
+    cursors: the probes share that one object (and its cache); no probe builds state."""
+    app = create_app(with_keys(db.settings, NEW_KEY))
+    coverage = app.state.key_coverage
+    assert isinstance(coverage, KeyCoverage)
+    async with db.sessionmaker() as session, session.begin():
+        await webhook_service.create_endpoint(
+            session,
+            company_id="firm-1",
+            url="http://127.0.0.1:9/x",
+            event_types=[],
+            description=None,
+            settings=db.settings.webhooks,
+            secrets=SecretBox([OLD_KEY]),
+        )
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(
+            transport=ASGITransport(app=manager.app), base_url="http://replica.test"
+        ) as http,
+    ):
+        ready = await http.get("/readyz")
+    assert ready.status_code == 503
+    assert [item["context"] for item in ready.json()["errors"]] == [{"key_ids": ["dev"]}]
+    assert app.state.key_coverage is coverage
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+KEYS_BY_NAME = {"k1": OLD_KEY, "k2": NEW_KEY}
+
+
+def documented_rings() -> list[list[str]]:
+    """The key rings README's rotation procedure deploys, in order (key names only)."""
+    text = README.read_text()
+    start = text.index("### Rotating the encryption key")
+    section = text[start : text.index("\n## ", start)]
+    return [
+        [key.partition(":")[0] for key in ring.split(",")]
+        for ring in re.findall(r"GATEWAY_ENCRYPTION__KEYS=([^`]+)`", section)
+    ]
+
+
+async def test_the_documented_rotation_keeps_every_replica_ready_through_each_deploy(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    """Each deploy of the README's procedure is rolling: replicas on the previous ring and on
+    the next serve side by side. Whatever the new ones seal, the old ones must open, so no
+    replica goes unready and no request fails for a key at any step."""
+    rings = [["k1"], *documented_rings()]
+    assert rings[-1] == ["k2"]
+    await connect(client)  # sealed under k1
+    for old, new in itertools.pairwise(rings):
+        if set(old) - set(new):  # dropping a key: `rotate-keys` ran first, on the old ring
+            rotated = await rotate_keys_cli(db, *(KEYS_BY_NAME[name] for name in old))
+            assert (rotated.returncode, rotated.stderr) == (0, ""), (old, new)
+        async with (
+            api_client(with_keys(db.settings, *(KEYS_BY_NAME[name] for name in old))) as before,
+            api_client(with_keys(db.settings, *(KEYS_BY_NAME[name] for name in new))) as after,
+        ):
+            stored = await after.put(f"{COMPANY}/directo/connection", json={"token": TOKEN})
+            assert stored.status_code == 200, (old, new, stored.text)
+            for replica in (before, after):
+                ready = await replica.get("/readyz")
+                assert ready.status_code == 200, (old, new, ready.text)
+                test = await replica.post(f"{COMPANY}/directo/connection/test")
+                assert (test.status_code, test.json()["test"]["ok"]) == (200, True), (old, new)
+    assert await stored_key_ids(db) == {"k-new"}

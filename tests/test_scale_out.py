@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from app.db.models import Event, Job
 from app.directo.sandbox import SandboxState
-from app.jobs.names import JobName
 from app.payments.poll import start_due_polls
+from app.queue.names import JobName
 from app.resources import Resources
 from tests.conftest import API_KEY
 from tests.exports_helpers import SEED_INVOICE

@@ -21,10 +21,10 @@ from app.db.models import Connection, ConnectionHealth, Event, Job, MonthlyStati
 from app.db.models import SummarySettings as SummarySettingsRow
 from app.directo.sandbox import SandboxState
 from app.directo.sandbox.filters import Filters
-from app.jobs.names import JobName
+from app.queue.names import JobName
 from app.resources import Resources
 from app.statistics.import_days import add_months, first_of_month, last_day, local_today
-from app.statistics.monthly import start_due_imports
+from app.statistics.monthly_import import start_due_imports
 from app.webhooks.delivery import deliver_due
 from app.webhooks.verify import verify_webhook
 from tests.helpers import run_worker_burst

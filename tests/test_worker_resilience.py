@@ -14,8 +14,8 @@ import pytest
 
 from app.db.models import Job, JobStatus
 from app.db.repositories import jobs as job_repo
-from app.jobs.names import JobName
-from app.jobs.queue import open_queue
+from app.queue.arq_adapter import open_queue
+from app.queue.names import JobName
 from app.resources import Resources
 from app.worker.settings import run_until_stopped
 from tests.conftest import make_settings

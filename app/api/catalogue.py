@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import CursorsDep, ReaderDep, ResourcesDep, UnitOfWorkDep
-from app.api.jobs import JobOut
 from app.api.pagination import CursorQuery, Cursors, LimitQuery
 from app.api.params import ClientId, CompanyId
 from app.api.responses import created, json_of, problems
@@ -18,7 +17,9 @@ from app.connections import links
 from app.db.models import DirectoCustomer
 from app.db.repositories import previews
 from app.errors import NotFound
-from app.jobs.names import JobName
+from app.jobs.schemas import JobOut
+from app.queue.names import JobName
+from app.statistics import reload_requests
 from app.sync.catalogue_rows import fold
 from app.sync.imports import Feed, request_import
 from app.webhooks.service import check_target
@@ -201,7 +202,6 @@ async def start_import(
     )
     if created:
         uow.enqueue_after_commit(JobName(job.kind), job.id)
-    await uow.commit()
     return JobOut.of(job)
 
 
@@ -265,11 +265,16 @@ async def link_client(
         country=body.country,
     )
     reload_id = None
-    if outcome.reload is not None:
-        reload_id = str(outcome.reload.reload.id)
-        if outcome.reload.created:
-            uow.enqueue_after_commit(JobName.STATISTICS_RELOAD, outcome.reload.job.id)
-    await uow.commit()
+    # A re-linked client's statistics are another customer's now: back-fill them.
+    reload = (
+        await reload_requests.reload_relinked(uow.session, company_id, client_id)
+        if outcome.relinked
+        else None
+    )
+    if reload is not None:
+        reload_id = str(reload.reload.id)
+        if reload.created:
+            uow.enqueue_after_commit(JobName.STATISTICS_RELOAD, reload.job.id)
     response.status_code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
     return LinkOut(
         client_id=outcome.link.client_id,
@@ -288,5 +293,4 @@ async def link_client(
 )
 async def unlink_client(company_id: CompanyId, client_id: ClientId, uow: UnitOfWorkDep) -> Response:
     await links.unlink_client(uow.session, company_id=company_id, client_id=client_id)
-    await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

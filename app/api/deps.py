@@ -19,7 +19,7 @@ from app.api.pagination import Cursors
 from app.config import Settings
 from app.directo.client import DirectoClient
 from app.errors import AppError, problem_response
-from app.jobs.names import JobName
+from app.queue.names import JobName
 from app.resources import Resources
 from app.security.auth import api_key_is_valid, bearer_token
 
@@ -51,9 +51,10 @@ DirectoDep = Annotated[DirectoClient, Depends(get_directo)]
 
 
 class UnitOfWork:
-    """A request's transaction. The route commits explicitly; jobs it created are queued
-    only after that commit (a job that was never committed must never run). Uncommitted
-    work is rolled back when the route returns (before its response is sent)."""
+    """A request's transaction, committed once at the edge: when the route returns, before
+    its response is sent (`get_unit_of_work`); a route that raises has its work rolled back.
+    Jobs the route created are queued only after that commit (a job that was never
+    committed must never run)."""
 
     def __init__(self, session: AsyncSession, resources: Resources) -> None:
         self.session = session
@@ -78,8 +79,13 @@ class UnitOfWork:
 
 
 async def get_unit_of_work(resources: ResourcesDep) -> AsyncIterator[UnitOfWork]:
+    """The request's unit of work; commits it when the route returns normally (the
+    dependency's `scope="function"` runs this before the response goes out, so a failed
+    commit is the request's error, never a success answered for lost work)."""
     async with resources.sessionmaker() as session:
-        yield UnitOfWork(session, resources)
+        unit = UnitOfWork(session, resources)
+        yield unit
+        await unit.commit()
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]

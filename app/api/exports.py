@@ -19,8 +19,8 @@ from app.db.repositories import exports as export_repo
 from app.errors import AppError
 from app.exports import service
 from app.exports.schemas import InvoiceIn
-from app.jobs.names import JobName
 from app.payments import record as payment_record
+from app.queue.names import JobName
 from app.webhooks.service import check_target
 
 router = APIRouter(tags=["invoice export"])
@@ -211,7 +211,6 @@ async def export_invoice(
     created = await service.create_export(uow.session, company_id, body, idempotency_key=key)
     if created.job is not None:
         uow.enqueue_after_commit(JobName.INVOICE_EXPORT, created.job.id)
-    await uow.commit()
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return ExportOut.of(created.export)

@@ -46,11 +46,8 @@ async def _check(name: str, probe: Awaitable[object]) -> tuple[str, str | None]:
     return name, None
 
 
-async def _key_problem(request: Request, resources: Resources) -> ProblemItem | None:
+async def _key_problem(coverage: KeyCoverage, resources: Resources) -> ProblemItem | None:
     """A problem when some stored secret is sealed under a key id this process lacks."""
-    coverage: KeyCoverage | None = getattr(request.app.state, "key_coverage", None)
-    if coverage is None:  # one per app, so its short cache is shared by every probe
-        coverage = request.app.state.key_coverage = KeyCoverage(resources.secrets)
     name = "encryption_keys"
     try:
         missing = await asyncio.wait_for(
@@ -89,7 +86,9 @@ async def readyz(request: Request, resources: ResourcesDep) -> Readiness:
         if reason
     ]
     postgres_ok = not any(name == "postgres" and reason for name, reason in results)
-    if postgres_ok and (key_problem := await _key_problem(request, resources)) is not None:
+    # One coverage per app (built by `create_app`), so its short cache serves every probe.
+    coverage: KeyCoverage = request.app.state.key_coverage
+    if postgres_ok and (key_problem := await _key_problem(coverage, resources)) is not None:
         errors.append(key_problem)
     if errors:
         raise AppError(

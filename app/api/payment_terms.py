@@ -72,7 +72,6 @@ async def put_company_terms(
     """Replace the company connection's payment-term codes (used by exports validated
     from now on; `{"codes": {}}` sends day counts again)."""
     connection, codes = await terms.replace(uow.session, company_id, None, body.codes)
-    await uow.commit()
     return PaymentTermsOut.of(connection, codes)
 
 
@@ -98,5 +97,4 @@ async def put_client_terms(
 ) -> PaymentTermsOut:
     """Replace the payment-term codes of the client's own connection (its own database)."""
     connection, codes = await terms.replace(uow.session, company_id, client_id, body.codes)
-    await uow.commit()
     return PaymentTermsOut.of(connection, codes)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
-from pydantic import Field as PydanticField
 
 from app.api.deps import UnitOfWorkDep
 from app.api.params import ClientId, CompanyId
@@ -17,17 +14,14 @@ from app.db.repositories import statistics as statistics_repo
 from app.errors import AppError, NotFound
 from app.statistics import settings as summary_settings
 from app.statistics.compute import months_between
-from app.statistics.fields import CATALOGUE, Field
+from app.statistics.fields import CATALOGUE
 from app.statistics.import_days import add_months, first_of_month, local_today
-from app.statistics.reloads import MAX_MONTHS
+from app.statistics.reload_requests import MAX_MONTHS
+from app.statistics.schemas import ClientStatistics, FieldCatalogue, MonthStatistics, StatisticValue
 from app.statistics.settings import SummarySettingsIn, SummarySettingsOut
-from app.statistics.store import month_key, value_json
+from app.statistics.storage import month_key, value_json
 
 router = APIRouter(tags=["statistics"])
-
-
-class FieldCatalogue(BaseModel):
-    items: list[Field]
 
 
 @router.get("/directo/fields", response_model=FieldCatalogue)
@@ -46,7 +40,6 @@ async def put_summary_settings(
 ) -> SummarySettingsOut:
     """Set the monthly summary task, import day and field mapping (replaces the previous)."""
     row = await summary_settings.save(uow.session, company_id, body)
-    await uow.commit()
     return SummarySettingsOut.of(row)
 
 
@@ -66,26 +59,6 @@ MonthQuery = Annotated[
     str | None,
     Query(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$", description="A month, YYYY-MM"),
 ]
-
-
-class StatisticValue(BaseModel):
-    field_key: str
-    value: str = PydanticField(description="Exact decimal (counts have no fraction)")
-    uku_field_id: str | None = PydanticField(description="The Uku field it mapped to when stored")
-    imported_at: dt.datetime
-    job_id: uuid.UUID | None
-
-
-class MonthStatistics(BaseModel):
-    month: str = PydanticField(description="YYYY-MM")
-    values: list[StatisticValue]
-
-
-class ClientStatistics(BaseModel):
-    client_id: str
-    month_from: str
-    month_to: str
-    months: list[MonthStatistics]
 
 
 def _month(text: str | None, default: dt.date) -> dt.date:

@@ -3,150 +3,37 @@ per-company callback secret."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import CursorsDep, ResourcesDep, UnitOfWorkDep
 from app.api.pagination import CursorQuery, LimitQuery
 from app.api.params import CompanyId
 from app.api.responses import problems
 from app.db.models import (
-    DeliveryStatus,
     Event,
-    WebhookDelivery,
-    WebhookDeliveryAttempt,
-    WebhookEndpoint,
 )
 from app.db.repositories import events as event_repo
 from app.db.repositories import webhooks as webhook_repo
 from app.errors import NotFound
 from app.webhooks import service
 from app.webhooks.outbox import envelope
-from app.webhooks.types import EventType
+from app.webhooks.schemas import (
+    CallbackSecretOut,
+    DeliveryOut,
+    DeliveryPage,
+    EndpointCreated,
+    EndpointIn,
+    EndpointList,
+    EndpointOut,
+    EventOut,
+    EventPage,
+)
 
 router = APIRouter(tags=["webhooks"])
 _DELIVERIES = "deliveries"  # the list's name in its cursors
-
-
-class EndpointIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(min_length=1, max_length=2048, description="https URL that receives POSTs")
-    event_types: list[EventType] = Field(
-        default_factory=list, max_length=20, description="Subscribed event types; empty means all"
-    )
-    description: str | None = Field(default=None, max_length=500)
-
-
-class EndpointOut(BaseModel):
-    id: uuid.UUID
-    url: str
-    event_types: list[str]
-    description: str | None
-    enabled: bool
-    disabled_reason: str | None
-    created_at: dt.datetime
-
-    @classmethod
-    def of(cls, endpoint: WebhookEndpoint) -> EndpointOut:
-        return cls(
-            id=endpoint.id,
-            url=endpoint.url,
-            event_types=endpoint.event_types,
-            description=endpoint.description,
-            enabled=endpoint.enabled,
-            disabled_reason=endpoint.disabled_reason,
-            created_at=endpoint.created_at,
-        )
-
-
-class EndpointCreated(EndpointOut):
-    secret: str = Field(description="Signing secret (whsec_…); shown only in this response")
-
-
-class EndpointList(BaseModel):
-    items: list[EndpointOut]
-
-
-class AttemptOut(BaseModel):
-    attempt: int
-    attempted_at: dt.datetime
-    status_code: int | None
-    duration_ms: int
-    error: str | None
-    next_attempt_at: dt.datetime | None
-
-    @classmethod
-    def of(cls, attempt: WebhookDeliveryAttempt) -> AttemptOut:
-        return cls(
-            attempt=attempt.attempt_number,
-            attempted_at=attempt.attempted_at,
-            status_code=attempt.status_code,
-            duration_ms=attempt.duration_ms,
-            error=attempt.error,
-            next_attempt_at=attempt.next_attempt_at,
-        )
-
-
-class DeliveryOut(BaseModel):
-    id: uuid.UUID
-    event_id: uuid.UUID
-    event_type: str
-    endpoint_id: uuid.UUID | None
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: dt.datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: dt.datetime | None
-    created_at: dt.datetime
-    attempt_log: list[AttemptOut]
-
-    @classmethod
-    def of(
-        cls, delivery: WebhookDelivery, event: Event, attempts: list[WebhookDeliveryAttempt]
-    ) -> DeliveryOut:
-        return cls(
-            id=delivery.id,
-            event_id=event.id,
-            event_type=event.type,
-            endpoint_id=delivery.endpoint_id,
-            status=delivery.status,
-            attempts=delivery.attempts,
-            next_attempt_at=delivery.next_attempt_at,
-            last_status_code=delivery.last_status_code,
-            last_error=delivery.last_error,
-            delivered_at=delivery.delivered_at,
-            created_at=delivery.created_at,
-            attempt_log=[AttemptOut.of(attempt) for attempt in attempts],
-        )
-
-
-class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
-    next_cursor: str | None
-
-
-class EventOut(BaseModel):
-    id: uuid.UUID
-    type: str
-    company_id: str
-    sequence: int
-    timestamp: dt.datetime
-    data: dict[str, Any]
-
-
-class EventPage(BaseModel):
-    items: list[EventOut]
-    next_after_sequence: int = Field(description="Pass as after_sequence to continue")
-
-
-class CallbackSecretOut(BaseModel):
-    secret: str = Field(description="Signs per-request callbacks; shown only in this response")
 
 
 @router.post(
@@ -168,7 +55,6 @@ async def create_endpoint(
         settings=resources.settings.webhooks,
         secrets=resources.secrets,
     )
-    await uow.commit()
     return EndpointCreated(**EndpointOut.of(endpoint).model_dump(), secret=secret)
 
 
@@ -207,7 +93,6 @@ async def delete_endpoint(
 ) -> Response:
     """Stop deliveries to the endpoint; its delivery log stays readable."""
     await service.delete_endpoint(uow.session, company_id=company_id, endpoint_id=endpoint_id)
-    await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -253,7 +138,6 @@ async def redeliver(delivery_id: uuid.UUID, uow: UnitOfWorkDep) -> DeliveryOut:
     if delivery is None:
         raise NotFound("webhook delivery")
     await webhook_repo.schedule_redelivery(uow.session, delivery.id)
-    await uow.commit()
     await uow.session.refresh(delivery)
     event = await uow.session.get(Event, delivery.event_id)
     assert event is not None
@@ -288,7 +172,6 @@ async def reveal_callback_secret(
 ) -> CallbackSecretOut:
     """The secret that signs per-request callbacks, created on first use; shown once."""
     secret = await service.reveal_callback_secret(uow.session, company_id, resources.secrets)
-    await uow.commit()
     return CallbackSecretOut(secret=secret)
 
 
@@ -302,5 +185,4 @@ async def rotate_callback_secret(
 ) -> CallbackSecretOut:
     """Replace the callback secret; the new one is shown in this response only."""
     secret = await service.rotate_callback_secret(uow.session, company_id, resources.secrets)
-    await uow.commit()
     return CallbackSecretOut(secret=secret)

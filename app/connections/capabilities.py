@@ -10,21 +10,24 @@ is `degraded`, with a hint to ask Directo to activate it, and that feature's wor
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories import connections as connection_repo
 from app.db.repositories import statistics as statistics_repo
+from app.directo.capability_probe import (
+    READS,
+    Capability,
+    DirectoFeedNotActivated,
+    probe_connection,
+)
 from app.directo.client import DirectoClient
 from app.directo.credentials import DirectoCredentials
 from app.directo.errors import DirectoError, DirectoUnauthorized
-from app.directo.probe import READS, Capability, DirectoFeedNotActivated, probe_connection
-from app.statistics.compute import feeds_for
-from app.statistics.fields import Scope
-from app.statistics.store import mapped_keys
 
 
 class Feature(StrEnum):
@@ -54,6 +57,11 @@ ENABLES: Mapping[Capability, tuple[Feature, ...]] = {
 
 Needs = dict[Capability, list[Feature]]
 
+# The feeds (`what`) statistics read for a field mapping, on a client's own connection
+# (True) or the company's (False). Statistics sit above connections, so the caller passes
+# their answer in (`app.statistics.compute.feeds_of_mapping`).
+StatisticsFeeds = Callable[[Mapping[str, Any], bool], Sequence[str]]
+
 
 def _need(needs: Needs, capability: Capability, feature: Feature) -> None:
     features = needs.setdefault(capability, [])
@@ -62,7 +70,11 @@ def _need(needs: Needs, capability: Capability, feature: Feature) -> None:
 
 
 async def configured_needs(
-    session: AsyncSession, *, company_id: str, client_id: str | None
+    session: AsyncSession,
+    *,
+    company_id: str,
+    client_id: str | None,
+    statistics_feeds: StatisticsFeeds,
 ) -> Needs:
     """The capabilities this connection's configured features need, with those features.
 
@@ -86,8 +98,7 @@ async def configured_needs(
         _need(needs, Capability.RECEIPTS_OUT, Feature.PAID_STATUS)
     settings = await statistics_repo.get_summary_settings(session, company_id)
     if settings is not None:
-        scope = Scope.LINKED_CUSTOMER if client_id is None else Scope.OWN_CONNECTION
-        for what in feeds_for(mapped_keys(dict(settings.field_mapping)), scope):
+        for what in statistics_feeds(dict(settings.field_mapping), client_id is not None):
             _need(needs, READS[what], Feature.STATISTICS)
     return needs
 

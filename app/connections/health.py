@@ -103,6 +103,11 @@ async def fail(
     (`capabilities.explain_refusal`: a feed the key lacks is `feed_not_activated`, raised
     from `error`, and degrades the connection instead of failing it)."""
     failure = error if work is None else await explain_refusal(error, work)
+    # A transaction of its own, though services never commit: the error raised below rolls
+    # back the job's unit of work, and the health change (with its `connection.failed`
+    # outbox row) must outlive that rollback. Its row lock (FOR NO KEY UPDATE) does not
+    # wait for the KEY SHARE locks the job's inserts hold on the connection; a caller that
+    # had updated the connection row itself would block it, so callers never do.
     async with sessionmaker() as session, session.begin():
         await report(
             session,

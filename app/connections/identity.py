@@ -11,8 +11,15 @@ of the sample comes back unchanged, so a customer renamed or deleted since the l
 raises no false alarm, while two firms' registers sharing half a sample of names is not
 seen in practice.
 
-A switch made on purpose (`force`) retires the connection (`retire`) rather than changing
-it, so the previous database's imports and exports are never mixed with the new one's.
+A token that fails its connection test cannot be compared at all. Stored in place (as
+`force` stores a failing token), it would import another firm's customers into the
+connection the day its access is fixed; so while the connection holds anything of its
+database (imports, links, exports, payment-term codes), such a token is refused
+(`database_unverified`) unless the caller switches databases on purpose.
+
+A switch made on purpose (`switch_database`) retires the connection (`retire`) rather than
+changing it, so the previous database's imports and exports are never mixed with the new
+one's.
 """
 
 from __future__ import annotations
@@ -102,6 +109,14 @@ async def check_same_database(
     )
 
 
+# How a deliberate switch is asked for, and what it does (both 409s end with it).
+_SWITCH_CONSEQUENCES = (
+    '"switch_database": true: the previous database\'s customers, articles and exports are '
+    "then kept apart with the retired connection, its client links are removed, and a new "
+    "connection starts from the new database."
+)
+
+
 def database_changed(check: IdentityCheck, connection: Connection) -> AppError:
     """The 409 for a token that reaches another database, naming the sampled customers."""
     scope = "the company" if connection.client_id is None else f"client {connection.client_id!r}"
@@ -125,17 +140,33 @@ def database_changed(check: IdentityCheck, connection: Connection) -> AppError:
         f"connected to: only {check.matched} of {len(check.comparisons)} customers imported "
         "through the current token read back the same. Check that the token was made in "
         "the right Directo company. To switch databases on purpose, send it again with "
-        '"force": true: the previous database\'s customers, articles and exports are then '
-        "kept apart with the retired connection, its client links are removed, and a new "
-        "connection starts importing from the new database.",
+        + _SWITCH_CONSEQUENCES,
         status=409,
         errors=differing,
     )
 
 
+def database_unverified(connection: Connection, test_failure: AppError) -> AppError:
+    """The 409 for a token that fails its test (`test_failure`, whose problems it lists)
+    and would replace one whose connection holds data of its database: which database the
+    token reaches cannot be checked, so storing it in place could mix two firms' books."""
+    scope = "the company" if connection.client_id is None else f"client {connection.client_id!r}"
+    return AppError(
+        "directo_database_unverified",
+        f"The new token failed its connection test ({test_failure.code}; errors says what "
+        "to fix), so which Directo database it reaches cannot be checked against the one "
+        f"{scope} is connected to, whose customers, links or exports are stored here. It is "
+        'not stored, even with "force": true. Fix the token\'s access first and send it '
+        "again (it is then checked against the stored customers); or, to connect another "
+        f'Directo database deliberately, send it with "force": true and {_SWITCH_CONSEQUENCES}',
+        status=409,
+        errors=test_failure.errors,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Replaced:
-    """The connection a forced switch of databases retired, and the links it removed."""
+    """The connection a deliberate switch of databases retired, and the links it removed."""
 
     connection: Connection
     links_removed: list[ClientLink]

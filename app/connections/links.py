@@ -1,7 +1,8 @@
 """Linking Uku clients to Directo customers of the company's database, by customer code.
 
 One customer links to at most one client of a company. Re-linking a client to another code
-changes which documents are its work, so it requests a statistics reload for that client.
+changes which documents are its work: the outcome says so (`relinked`), and the caller
+requests a statistics reload for that client.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from app.db.repositories import catalog as catalog_repo
 from app.db.repositories import connections as connection_repo
 from app.db.repositories import links as link_repo
 from app.errors import AppError, Conflict, NotFound
-from app.statistics.reloads import ReloadRequest, request_reload
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class LinkOutcome:
     link: ClientLink
     customer: DirectoCustomer
     created: bool
-    reload: ReloadRequest | None
+    relinked: bool  # linked before to another customer: its statistics need a reload
 
 
 async def link_client(
@@ -65,7 +65,7 @@ async def link_client(
         )
     await connection_repo.ensure_client(session, company_id, client_id, country=country)
     link = await link_repo.get_link(session, company_id, client_id, for_update=True)
-    reload = None
+    relinked = False
     created = link is None
     if link is None:
         link = ClientLink(
@@ -80,22 +80,9 @@ async def link_client(
         link.customer_code, link.connection_id = customer_code, connection.id
         link.updated_at = dt.datetime.now(dt.UTC)
         await session.flush()
-        reload = await _reload_relinked(session, company_id, client_id)
+        relinked = True
     await session.refresh(link)
-    return LinkOutcome(link, customer, created, reload)
-
-
-async def _reload_relinked(
-    session: AsyncSession, company_id: str, client_id: str
-) -> ReloadRequest | None:
-    """A reload of the re-linked client (or the one under way that covers it); none while
-    no field is mapped, as there is nothing to back-fill then."""
-    try:
-        return await request_reload(
-            session, company_id=company_id, client_ids=[client_id], reason="relinked"
-        )
-    except Conflict:
-        return None
+    return LinkOutcome(link, customer, created, relinked)
 
 
 async def unlink_client(session: AsyncSession, *, company_id: str, client_id: str) -> None:

@@ -4,7 +4,8 @@ starting the first customer import, and telling which connection serves a client
 Tokens live only as AES-GCM ciphertext bound to their connection row; what is ever shown
 is the masked hint (last four characters). A replacement token is checked to reach the
 same Directo database as the one imported from (`identity.py`); one that reaches another
-database is refused, or — forced — retires the connection and starts a new one.
+database, or that cannot be checked because it fails its test, is refused — or, when the
+caller switches databases on purpose, retires the connection and starts a new one.
 """
 
 from __future__ import annotations
@@ -16,19 +17,15 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections import health, identity
-from app.connections.capabilities import configured_needs
-from app.connections.probe import ConnectionTest, test_credentials
-from app.db.models import Connection, ConnectionHealth, ConnectionScope, Integration, Job
+from app.connections.capabilities import Needs
+from app.connections.connection_test import ConnectionTest, test_credentials
+from app.db.models import Connection, ConnectionHealth, ConnectionScope, Integration
 from app.db.repositories import connections as connection_repo
 from app.directo.client import DirectoClient
 from app.directo.credentials import DirectoCredentials, normalize_token
 from app.errors import AppError, Conflict, NotFound, ProblemItem
+from app.security.contexts import token_context
 from app.security.crypto import Sealed, SecretBox, SecretDecryptionError, mask_secret
-from app.sync.imports import Feed, start_import
-
-
-def token_context(connection_id: uuid.UUID) -> str:
-    return f"connection:{connection_id}"
 
 
 def credentials_of(connection: Connection, secrets: SecretBox) -> DirectoCredentials:
@@ -97,8 +94,6 @@ class ConnectOutcome:
     created: bool
     test: ConnectionTest
     token_whitespace_removed: bool
-    import_job: Job | None
-    import_job_created: bool
     replaced: identity.Replaced | None = None
 
 
@@ -128,15 +123,21 @@ async def connect(
     raw_token: str,
     database_code: str | None,
     force: bool,
+    switch_database: bool,
+    needs: Needs,
     directo: DirectoClient,
     secrets: SecretBox,
 ) -> ConnectOutcome:
-    """Test the token, store it sealed, and start a customer import (see module docstring).
+    """Test the token against `needs` (what the configured features read) and store it
+    sealed (see module docstring); the caller starts the customer import of a working one.
 
     A failed test stores nothing (422 with the code and hint) unless `force`, which stores
-    the credentials as `needs_attention` and starts no import. A working token that
-    replaces one of another Directo database is refused (409 `directo_database_changed`)
-    unless `force`, which retires the current connection (see `identity.retire`).
+    the credentials as `needs_attention` and starts no import. A token that replaces
+    another is refused (409) when it reaches another Directo database
+    (`directo_database_changed`), or fails its test while the connection holds data of its
+    database (`directo_database_unverified`, whatever `force` says) — unless
+    `switch_database`, which retires the current connection (see `identity.retire`) and
+    stores the token on a new one.
     """
     await require_enabled(session, company_id)
     token, whitespace_removed = normalize_token(raw_token)
@@ -146,7 +147,6 @@ async def connect(
         creds = DirectoCredentials(token=token, database_code=database_code)
     except ValueError as exc:
         raise AppError("database_code_invalid", str(exc), status=422) from exc
-    needs = await configured_needs(session, company_id=company_id, client_id=client_id)
     test = await test_credentials(directo, creds, needs=needs)
     if not test.ok and not force:
         raise _test_failed(test)
@@ -154,12 +154,19 @@ async def connect(
         await connection_repo.ensure_client(session, company_id, client_id)
     current = await connection_repo.get_connection(session, company_id, client_id)
     switch = False
-    if current is not None and test.ok and _replaces_credentials(current, creds, secrets):
+    if current is not None and _replaces_credentials(current, creds, secrets):
         # Checked before the row is locked: the check calls Directo.
-        check = await identity.check_same_database(session, current, directo=directo, creds=creds)
-        if not check.same_database and not force:
-            raise identity.database_changed(check, current)
-        switch = not check.same_database
+        if test.ok:
+            check = await identity.check_same_database(
+                session, current, directo=directo, creds=creds
+            )
+            if not check.same_database and not switch_database:
+                raise identity.database_changed(check, current)
+            switch = not check.same_database
+        elif await connection_repo.holds_database_data(session, current.id):
+            if not switch_database:
+                raise identity.database_unverified(current, _test_failed(test))
+            switch = True
     connection = await connection_repo.get_connection(
         session, company_id, client_id, for_update=True
     )
@@ -188,11 +195,8 @@ async def connect(
     if replaced is not None:
         replaced.connection.replaced_by_id = connection.id
     await session.flush()
-    job, job_created = (None, False)
-    if test.ok:
-        job, job_created = await start_import(session, connection, Feed.CUSTOMERS)
     await session.refresh(connection)
-    return ConnectOutcome(connection, created, test, whitespace_removed, job, job_created, replaced)
+    return ConnectOutcome(connection, created, test, whitespace_removed, replaced)
 
 
 def _replaces_credentials(
@@ -232,6 +236,7 @@ async def retest(
     *,
     company_id: str,
     client_id: str | None,
+    needs: Needs,
     directo: DirectoClient,
     secrets: SecretBox,
 ) -> tuple[Connection, ConnectionTest]:
@@ -241,7 +246,6 @@ async def retest(
     ones recorded before); a refused one goes through `health.report`, which announces
     `connection.failed` once."""
     connection = await get_connection(session, company_id, client_id)
-    needs = await configured_needs(session, company_id=company_id, client_id=client_id)
     test = await test_credentials(directo, credentials_of(connection, secrets), needs=needs)
     connection.last_test_at, connection.last_test_ok = test.tested_at, test.ok
     connection.last_test_result = test.as_record()

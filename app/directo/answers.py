@@ -94,14 +94,19 @@ def _clip(text: str) -> str:
 
 
 def by_text(message: str, said: str) -> DirectoError:
-    """The error Directo's own ``message`` names; ``said`` is how the error words it."""
+    """The error Directo's own ``message`` names; ``said`` is how the error words it.
+    The error keeps the words themselves in ``directo_text`` (clipped)."""
+    error: DirectoError
     if _TOKEN_REQUIRED.search(message):
-        return DirectoTokenMissing(said)
-    if _AUTH.search(message):
-        return DirectoUnauthorized(said)
-    if _DATE.search(message):
-        return DirectoDateFormatMismatch(said)
-    return DirectoResponseError(said)
+        error = DirectoTokenMissing(said)
+    elif _AUTH.search(message):
+        error = DirectoUnauthorized(said)
+    elif _DATE.search(message):
+        error = DirectoDateFormatMismatch(said)
+    else:
+        error = DirectoResponseError(said)
+    error.directo_text = _clip(message.strip()) or None
+    return error
 
 
 def _result_error(node: XmlNode) -> DirectoError:

@@ -355,5 +355,6 @@ class DirectoClient:
             # it may have been stored. The export looks the number up before sending again.
             raise DirectoOutcomeUnknown(
                 f"the answer to the {what} put says nothing the gateway can rely on "
-                f"({exc.message}): outcome unknown"
+                f"({exc.message}): outcome unknown",
+                directo_text=exc.directo_text,
             ) from None

@@ -31,7 +31,9 @@ DirectoError                         code                 retryable
 
 After a put was sent, only answers that say what happened count: a result, an auth
 refusal, or ``Invalid url given`` (not routed, so nothing stored). The client turns every
-other `DirectoError` of a put's answer into `DirectoOutcomeUnknown`.
+other `DirectoError` of a put's answer into `DirectoOutcomeUnknown`, keeping Directo's
+words in ``directo_text`` when the answer was an error text (Directo answered; only a
+look-up tells whether it stored the document).
 
 Only ``retryable`` errors should become job retries; Directo asks for ≥ 60 s between tries.
 """
@@ -56,6 +58,8 @@ class DirectoError(Exception):
     code: ClassVar[str] = "directo_error"
     default_hint: ClassVar[str] = "Try again later; if it persists, contact support."
     retryable: bool = False
+    # Directo's own words, when the error is an answer that carried some (an error text).
+    directo_text: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -104,6 +108,14 @@ class DirectoOutcomeUnknown(DirectoError):
         "Directo may or may not have stored the document: it is looked up by number "
         "before anything is sent again."
     )
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, directo_text: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        # Set when Directo answered, in words only (an error text): it has finished with
+        # the put, and a look-up tells whether those words were a refusal.
+        self.directo_text = directo_text
 
 
 class DirectoAuthError(DirectoError):

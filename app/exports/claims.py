@@ -15,8 +15,12 @@ two Uku invoices behind one Directo invoice, sharing one paid status. So:
   unknown) accepts the invoice it finds only if no other Uku number holds or sent the
   number — an export recorded before claims existed, say — and otherwise fails the
   export with `invoice_number_taken`, handing the claim to the invoice Directo holds;
-* **a failed export releases its claim** when Directo holds nothing of it: every failure
-  except `outcome_unknown` (a put that may have landed keeps the number held).
+* **a failed export lets go of its claim only when Directo holds nothing of it**, which
+  its history says, not its error code: while a put of it may have reached Directo with
+  nothing said since about its outcome (`put_in_doubt`: sent, unanswered, not yet looked
+  up) the number stays claimed, whatever the failure. Otherwise the claim moves to
+  another live export of the number (a retry of the same Uku number, say), or is
+  released when none is left (`number_claims.release`).
 """
 
 from __future__ import annotations
@@ -28,9 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import InvoiceExport
 from app.db.repositories import number_claims
 from app.errors import ProblemItem
-
-# Failures after which Directo may hold the invoice: the number stays claimed.
-KEEPS_CLAIM = frozenset({"outcome_unknown"})
 
 
 def taken_problem(number: int, *, uku_number: str, holder: str | None) -> ProblemItem:
@@ -89,6 +90,6 @@ async def check_found(session: AsyncSession, export: InvoiceExport) -> ProblemIt
 
 
 async def on_failed(session: AsyncSession, export: InvoiceExport) -> None:
-    """Release a failed export's claim unless Directo may hold its invoice."""
-    if export.connection_id is not None and export.error_code not in KEEPS_CLAIM:
+    """Let go of a failed export's claim, unless a put of it may have reached Directo."""
+    if export.connection_id is not None and not export.put_in_doubt:
         await number_claims.release(session, export)

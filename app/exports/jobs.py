@@ -10,8 +10,8 @@ from typing import Any
 
 from app.exports.recovery import recover_stuck_exports
 from app.exports.sending import on_send_failure, send_export
-from app.jobs.names import JobName
 from app.jobs.runner import JobSpec
+from app.queue.names import JobName
 from app.resources import Resources
 
 INVOICE_EXPORT = JobSpec(

@@ -7,6 +7,8 @@
   `payment_term_unknown`), else the result's kind; Directo's own `Type` and `Desc`
   always travel in `context`, and the row is named when Directo's text names one of its
   codes.
+* `refused_in_words` is the problem of a put Directo answered with an error text only
+  (no Type) when a look-up shows it stored nothing: `directo_refused`, its words kept.
 * `is_ours` decides whether an invoice Directo already holds under our number is the one
   this export sent (same customer, same net total), which is what makes a re-sent or
   duplicate-answered put safe.
@@ -135,6 +137,20 @@ def problem_for(
         loc=loc,
         fix=fix,
         context={**context, "directo_type": result.type, "directo_desc": result.desc},
+    )
+
+
+def refused_in_words(text: str) -> ProblemItem:
+    """Directo answered the put with an error text only, and holds no invoice under the
+    number: a refusal in its words (no Type to map to a code of ours)."""
+    return ProblemItem(
+        code="directo_refused",
+        message=f"Directo refused the invoice: {text}",
+        fix=(
+            "Correct what Directo's message names (in Uku, or in Directo's registers), "
+            "then export again with a new key."
+        ),
+        context={"directo_desc": text},
     )
 
 

@@ -1,7 +1,8 @@
 """The recovery sweep: exports whose send job ended (or vanished) without settling them.
 
 A `sending` export whose job failed — retries used up on an unknown outcome, a crash
-between the put and the record, an unexpected error — gets a new send job, which looks
+between the put and the record, a look-up Directo refused (a revoked token, a feed not
+activated), an unexpected error — gets a new send job, which looks
 the number up in Directo before sending anything (see `sending.py`). The sweep waits
 `RECOVER_AFTER` of quiet first (Directo asks for ≥ 60 s between retries); a `sending`
 export that keeps failing is given up by `sending.on_send_failure` after

@@ -40,7 +40,7 @@ from app.db.repositories import links as link_repo
 from app.errors import AppError, Conflict, NotFound, ProblemItem
 from app.exports import claims, validation
 from app.exports.schemas import InvoiceIn
-from app.jobs.names import JobName
+from app.queue.names import JobName
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,8 @@ from app.directo.render import render_invoices
 from app.directo.schemas import DirectoInvoiceInput
 from app.errors import AppError, ProblemItem
 from app.exports import claims
-from app.exports.mapping import InlineContact, MappingProblem, directo_number, map_invoice
+from app.exports.mapping import InlineContact, map_invoice
+from app.exports.rules import MappingProblem, directo_number
 from app.exports.schemas import InvoiceIn
 
 CENT = Decimal("0.01")

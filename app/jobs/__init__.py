@@ -1,3 +1,3 @@
-"""The job framework: job names, the queue adapter (the only module besides the worker that
-imports arq) and the runner that records status in the `jobs` table. The flows define their
-job specs on top of it; `app/worker/` registers them."""
+"""The job framework: the runner that records a job's status in the `jobs` table, fences
+each run and commits its outcome with its writes, and the diagnostic `ping` job. The flows
+define their job specs on top of it; `app/worker/` registers them."""

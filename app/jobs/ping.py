@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 
 from app.db.repositories import system as system_repo
-from app.jobs.names import JobName
 from app.jobs.runner import JobContext, JobOutcome, JobSpec
+from app.queue.names import JobName
 
 
 async def ping(context: JobContext) -> JobOutcome:

@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Job, JobStatus
 from app.db.repositories import jobs as job_repo
 from app.errors import AppError
-from app.jobs.names import JobName
 from app.metrics import JOBS_FINISHED
+from app.queue.names import JobName
 from app.resources import Resources
 from app.webhooks.outbox import emit
 from app.webhooks.types import EventType

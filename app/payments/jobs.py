@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from app.jobs.names import JobName
 from app.jobs.runner import JobSpec
 from app.payments.poll import on_poll_failure, poll_payments, start_due_polls
+from app.queue.names import JobName
 from app.resources import Resources
 
 PAYMENT_POLL = JobSpec(

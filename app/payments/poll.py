@@ -36,15 +36,15 @@ from app.db.repositories import catalog as catalog_repo
 from app.db.repositories import connections as connection_repo
 from app.db.repositories import exports as export_repo
 from app.db.repositories import jobs as job_repo
+from app.directo.capability_probe import Capability
 from app.directo.client import DirectoClient
 from app.directo.credentials import DirectoCredentials
 from app.directo.errors import DirectoError
-from app.directo.probe import Capability
+from app.directo.lookups import find_invoice
 from app.directo.schemas import DirectoInvoice
-from app.exports.sending import find_invoice
-from app.jobs.names import JobName
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
 from app.payments.record import apply_reading
+from app.queue.names import JobName
 
 INVOICE_FEED = "paid_status:invoice"
 RECEIPT_FEED = "paid_status:receipt"

@@ -12,12 +12,11 @@ from collections import Counter
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.connections.service import token_context
 from app.db.models import Connection, WebhookEndpoint
 from app.db.repositories import system as system_repo
 from app.db.repositories.system import SecretRow
+from app.security.contexts import callback_context, endpoint_context, token_context
 from app.security.crypto import EncryptionKeyMissing, Sealed, SecretBox, SecretDecryptionError
-from app.webhooks.service import callback_context, endpoint_context
 
 
 class RotationFailed(Exception):

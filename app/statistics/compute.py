@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from app.directo import schemas
 from app.statistics.fields import CATALOGUE, Scope
 from app.statistics.import_days import add_months, first_of_month
+from app.statistics.storage import mapped_keys
 
 DOCUMENT_COUNTS = {
     "sales_invoices": "invoice",
@@ -53,6 +55,14 @@ def feeds_for(keys: Iterable[str], scope: Scope) -> list[str]:
         else:
             feeds.add(_SOURCE[key])
     return sorted(feeds)
+
+
+def feeds_of_mapping(field_mapping: Mapping[str, Any], own_connection: bool) -> list[str]:
+    """The feeds a company's field mapping reads: for a client's own connection (its whole
+    database) or the company's (linked customers). What `capabilities.configured_needs`
+    asks statistics."""
+    scope = Scope.OWN_CONNECTION if own_connection else Scope.LINKED_CUSTOMER
+    return feeds_for(mapped_keys(dict(field_mapping)), scope)
 
 
 def months_between(first: dt.date, last: dt.date) -> list[dt.date]:

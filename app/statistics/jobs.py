@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.jobs.names import JobName
 from app.jobs.runner import JobSpec
-from app.statistics.monthly import import_month
+from app.queue.names import JobName
+from app.statistics.monthly_import import import_month
 from app.statistics.reload_job import reload_failed, run_reload
 
 STATISTICS_IMPORT = JobSpec(name=JobName.STATISTICS_IMPORT, handler=import_month, max_attempts=5)

@@ -29,9 +29,9 @@ from app.db.repositories import jobs as job_repo
 from app.db.repositories import statistics as statistics_repo
 from app.directo.errors import DirectoError
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
-from app.statistics.collect import read_statistics
+from app.statistics.directo_reads import read_statistics
 from app.statistics.sources import ClientSource, company_sources
-from app.statistics.store import mapped_keys, month_key, store_months
+from app.statistics.storage import mapped_keys, month_key, store_months
 from app.webhooks.outbox import emit
 from app.webhooks.types import EventType
 

@@ -43,8 +43,8 @@ from app.db.models import Connection, DirectoArticle, DirectoCustomer, JobStatus
 from app.db.repositories import catalog as catalog_repo
 from app.db.repositories import connections as connection_repo
 from app.directo import feeds
+from app.directo.capability_probe import Capability
 from app.directo.credentials import DirectoCredentials
-from app.directo.probe import Capability
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
 from app.sync.catalogue_rows import (
     ARTICLE_COLUMNS,

@@ -7,9 +7,10 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connections.service import get_connection, require_enabled
 from app.db.models import Connection, Job
 from app.db.repositories import jobs as job_repo
-from app.jobs.names import JobName
+from app.queue.names import JobName
 
 
 class Feed(StrEnum):
@@ -54,8 +55,6 @@ async def request_import(
     callback_url: str | None,
 ) -> tuple[Job, bool]:
     """An import of `feed` for the company's connection (or the client's own one)."""
-    from app.connections.service import get_connection, require_enabled  # avoids an import cycle
-
     await require_enabled(session, company_id)
     connection = await get_connection(session, company_id, client_id)
     return await start_import(session, connection, feed, full=full, callback_url=callback_url)

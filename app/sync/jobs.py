@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.jobs.names import JobName
 from app.jobs.runner import JobSpec
+from app.queue.names import JobName
 from app.sync.catalogue import import_feed
 
 CUSTOMERS_IMPORT = JobSpec(name=JobName.CUSTOMERS_IMPORT, handler=import_feed, max_attempts=3)

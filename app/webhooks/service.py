@@ -11,18 +11,11 @@ from app.config import WebhookSettings
 from app.db.models import CallbackSecret, WebhookEndpoint
 from app.db.repositories import webhooks as webhook_repo
 from app.errors import AppError, Conflict, NotFound
+from app.security.contexts import callback_context, endpoint_context
 from app.security.crypto import Sealed, SecretBox
 from app.webhooks.signing import generate_secret
 from app.webhooks.ssrf import UnsafeTargetError, resolve_target
 from app.webhooks.types import EventType
-
-
-def endpoint_context(endpoint_id: uuid.UUID) -> str:
-    return f"webhook-endpoint:{endpoint_id}"
-
-
-def callback_context(company_id: str) -> str:
-    return f"callback-secret:{company_id}"
 
 
 async def check_target(url: str, settings: WebhookSettings) -> None:

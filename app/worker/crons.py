@@ -18,12 +18,12 @@ from arq.typing import WorkerCoroutine
 
 from app.db.repositories import jobs as job_repo
 from app.exports.jobs import exports_tick
-from app.jobs.names import JobName
 from app.jobs.runner import stale_before
 from app.metrics import CRON_TICKS
 from app.payments.jobs import payments_tick
+from app.queue.names import JobName
 from app.resources import Resources
-from app.statistics.monthly import start_due_imports
+from app.statistics.monthly_import import start_due_imports
 from app.sync.refresh import start_due_refreshes
 from app.webhooks.delivery import deliver_due
 

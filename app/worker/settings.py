@@ -20,9 +20,9 @@ from arq.worker import Function, Worker, func
 from redis.exceptions import RedisError
 
 from app.config import Settings, get_settings
-from app.jobs.queue import arq_redis_settings, deserialize, serialize
 from app.jobs.runner import JobSpec, RetryJob, run_tracked_job
 from app.logging import configure_logging
+from app.queue.arq_adapter import arq_redis_settings, deserialize, serialize
 from app.resources import open_resources
 from app.runtime import tune_garbage_collector
 from app.worker.crons import crons, deliver_webhooks

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.directo.capability_probe import Capability, CapabilityResult, probe_connection
 from app.directo.client import DirectoClient
 from app.directo.credentials import DirectoCredentials
 from app.directo.errors import (
@@ -20,7 +21,6 @@ from app.directo.errors import (
     DirectoUnauthorized,
     DirectoUpstreamError,
 )
-from app.directo.probe import Capability, CapabilityResult, probe_connection
 from app.directo.sandbox import Faults, SandboxState
 from app.directo.sandbox.server import free_port
 from app.directo.schemas import DirectoInvoiceInput, DirectoInvoiceRowInput, PutResultKind

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -81,6 +82,9 @@ class InvoiceExport(UuidPrimaryKey, Timestamps, Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     errors: Mapped[list[Any]] = mapped_column(default=list)
     attempts: Mapped[int] = mapped_column(default=0)
+    # A put was sent and neither its answer nor a look-up since has said whether Directo
+    # stored the invoice: Directo may hold it, so the export keeps its number claimed.
+    put_in_doubt: Mapped[bool] = mapped_column(default=False, server_default=false())
     last_attempt_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
     failed_at: Mapped[dt.datetime | None]
@@ -103,8 +107,9 @@ class InvoiceNumberClaim(CreatedAt, Base):
     the primary key lets one Uku number at a time hold it, so two different invoices can
     never both be exported under it, however many requests race. Exports of the *same*
     Uku number (a retry under a new `Idempotency-Key`) share the claim: each re-claim
-    points `export_id` at the newest. A claim is released when its export fails in a way
-    that leaves nothing in Directo (see `app/exports/claims.py`).
+    points `export_id` at the newest. When its export fails in a way that leaves nothing
+    in Directo, the claim moves to another live export of the number, or is released
+    (see `app/exports/claims.py`).
     """
 
     __tablename__ = "invoice_number_claims"
@@ -114,7 +119,7 @@ class InvoiceNumberClaim(CreatedAt, Base):
     )
     directo_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     uku_invoice_number: Mapped[str] = mapped_column(String(64))
-    # The newest export that claimed the number: only its failure may release the claim.
+    # The export holding the claim: the newest that claimed it, or the one it moved to.
     export_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("invoice_exports.id", ondelete="CASCADE"), index=True
     )

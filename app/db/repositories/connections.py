@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Client, ClientLink, Connection, DirectoCustomer, Integration
+from app.db.models import (
+    Client,
+    ClientLink,
+    Connection,
+    DirectoArticle,
+    DirectoCustomer,
+    Integration,
+    InvoiceExport,
+)
+from app.db.models.exports import PaymentTermCode
 
 
 async def get_integration(session: AsyncSession, company_id: str) -> Integration | None:
@@ -68,6 +77,14 @@ async def sample_customers(
         .limit(limit)
     )
     return [(code, name) for code, name in (await session.execute(statement)).all()]
+
+
+async def holds_database_data(session: AsyncSession, connection_id: uuid.UUID) -> bool:
+    """Whether anything of the connection's Directo database is stored through it: imported
+    customers or articles, client links, exports, or payment-term codes."""
+    tables = (DirectoCustomer, DirectoArticle, ClientLink, InvoiceExport, PaymentTermCode)
+    held = or_(*(exists().where(table.connection_id == connection_id) for table in tables))
+    return bool(await session.scalar(select(held)))
 
 
 async def delete_links_of(session: AsyncSession, connection_id: uuid.UUID) -> list[ClientLink]:

@@ -7,14 +7,36 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ExportStatus, InvoiceExport
 from app.db.models.exports import InvoiceNumberClaim
 
-_MAY_BE_IN_DIRECTO = (ExportStatus.SENDING, ExportStatus.SENT)
+_FAILED_IN_DOUBT = and_(
+    InvoiceExport.status == ExportStatus.FAILED, InvoiceExport.put_in_doubt.is_(True)
+)
+# Exports whose invoice Directo holds or may hold.
+_MAY_BE_IN_DIRECTO = or_(
+    InvoiceExport.status.in_([ExportStatus.SENDING, ExportStatus.SENT]), _FAILED_IN_DOUBT
+)
+# Exports that hold their number: those above, and those still to be sent.
+_LIVE = or_(_MAY_BE_IN_DIRECTO, InvoiceExport.status == ExportStatus.QUEUED)
+# Which live export a claim goes to: the one Directo most likely holds, the oldest first.
+_RANK = case(
+    (InvoiceExport.status == ExportStatus.SENT, 0),
+    (InvoiceExport.status == ExportStatus.SENDING, 1),
+    (InvoiceExport.status == ExportStatus.FAILED, 2),
+    else_=3,
+)
+
+
+def _same_number(export: InvoiceExport) -> ColumnElement[bool]:
+    return and_(
+        InvoiceExport.connection_id == export.connection_id,
+        InvoiceExport.directo_number == export.directo_number,
+    )
 
 
 async def claim(session: AsyncSession, export: InvoiceExport) -> str | None:
@@ -65,7 +87,7 @@ async def other_sender(
     session: AsyncSession, connection_id: uuid.UUID | None, directo_number: int, *, besides: str
 ) -> str | None:
     """The Uku number, other than `besides`, of the oldest export on the connection that
-    sent (or may have sent) `directo_number`, if any."""
+    sent (or may have sent: sending, or failed with its put in doubt) `directo_number`."""
     if connection_id is None:
         return None
     return await session.scalar(
@@ -74,7 +96,7 @@ async def other_sender(
             InvoiceExport.connection_id == connection_id,
             InvoiceExport.directo_number == directo_number,
             InvoiceExport.uku_invoice_number != besides,
-            InvoiceExport.status.in_(_MAY_BE_IN_DIRECTO),
+            _MAY_BE_IN_DIRECTO,
         )
         .order_by(InvoiceExport.created_at, InvoiceExport.id)
         .limit(1)
@@ -82,17 +104,12 @@ async def other_sender(
 
 
 async def hand_over(session: AsyncSession, export: InvoiceExport, *, to: str) -> None:
-    """Hand the export's number claim to the oldest sent-or-sending export of Uku number
-    `to` (what Directo is known to hold), replacing whoever held it."""
+    """Hand the export's number claim to the export of Uku number `to` that Directo most
+    likely holds (sent, else sending, else failed in doubt), replacing whoever held it."""
     holder = await session.scalar(
         select(InvoiceExport.id)
-        .where(
-            InvoiceExport.connection_id == export.connection_id,
-            InvoiceExport.directo_number == export.directo_number,
-            InvoiceExport.uku_invoice_number == to,
-            InvoiceExport.status.in_(_MAY_BE_IN_DIRECTO),
-        )
-        .order_by(InvoiceExport.created_at, InvoiceExport.id)
+        .where(_same_number(export), InvoiceExport.uku_invoice_number == to, _MAY_BE_IN_DIRECTO)
+        .order_by(_RANK, InvoiceExport.created_at, InvoiceExport.id)
         .limit(1)
     )
     if holder is None:
@@ -112,29 +129,46 @@ async def hand_over(session: AsyncSession, export: InvoiceExport, *, to: str) ->
 
 
 async def release(session: AsyncSession, export: InvoiceExport) -> None:
-    """Drop the export's claim on its number, unless a newer export re-claimed it or
-    another export of the number is still queued, sending or sent.
+    """Let go of the number claim of `export` (failed, and Directo holds nothing of it).
 
-    The claim row is matched by `export_id`, so a re-claim committed meanwhile (which
-    repoints it) is re-checked by PostgreSQL and survives.
+    The claim is its Uku number's, whichever of its exports it points at: it moves to
+    another live export of the number (queued, sending, sent, or failed with its put in
+    doubt — of its own Uku number first, then the one Directo most likely holds), or,
+    when none is left, it is deleted. A claim held by another Uku number is left alone.
+
+    The claim row is locked before the live exports are read: a concurrent re-claim (a new
+    export of the same Uku number) is then either committed and seen here, or waits for
+    this transaction and claims the number afresh.
     """
-    others = (
-        select(InvoiceExport.id)
+    claim = await session.scalar(
+        select(InvoiceNumberClaim)
         .where(
-            InvoiceExport.connection_id == export.connection_id,
-            InvoiceExport.directo_number == export.directo_number,
-            InvoiceExport.id != export.id,
-            InvoiceExport.status.in_(
-                [ExportStatus.QUEUED, ExportStatus.SENDING, ExportStatus.SENT]
-            ),
-        )
-        .exists()
-    )
-    await session.execute(
-        delete(InvoiceNumberClaim).where(
             InvoiceNumberClaim.connection_id == export.connection_id,
             InvoiceNumberClaim.directo_number == export.directo_number,
-            InvoiceNumberClaim.export_id == export.id,
-            ~others,
         )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
+    if claim is None or claim.uku_invoice_number != export.uku_invoice_number:
+        return
+    own_first = case((InvoiceExport.uku_invoice_number == export.uku_invoice_number, 0), else_=1)
+    successor = (
+        await session.execute(
+            select(InvoiceExport.id, InvoiceExport.uku_invoice_number)
+            .where(_same_number(export), InvoiceExport.id != export.id, _LIVE)
+            .order_by(own_first, _RANK, InvoiceExport.created_at, InvoiceExport.id)
+            .limit(1)
+        )
+    ).first()
+    where = (
+        InvoiceNumberClaim.connection_id == export.connection_id,
+        InvoiceNumberClaim.directo_number == export.directo_number,
+    )
+    if successor is None:
+        await session.execute(delete(InvoiceNumberClaim).where(*where))
+    else:
+        await session.execute(
+            update(InvoiceNumberClaim)
+            .where(*where)
+            .values(export_id=successor.id, uku_invoice_number=successor.uku_invoice_number)
+        )

@@ -17,10 +17,10 @@ from app.db.models import Job, Reload
 from app.db.repositories import jobs as job_repo
 from app.db.repositories import statistics as statistics_repo
 from app.errors import AppError, Conflict, ProblemItem
-from app.jobs.names import JobName
+from app.queue.names import JobName
 from app.statistics.import_days import add_months, first_of_month, local_today
 from app.statistics.sources import company_sources
-from app.statistics.store import mapped_keys
+from app.statistics.storage import mapped_keys
 
 MAX_MONTHS = 36
 
@@ -141,3 +141,16 @@ async def request_reload(
     job.progress_total = len(clients)
     await session.flush()
     return ReloadRequest(reload, job, created=True)
+
+
+async def reload_relinked(
+    session: AsyncSession, company_id: str, client_id: str
+) -> ReloadRequest | None:
+    """A reload of a client just re-linked to another customer (or the one under way that
+    covers it); none while no field is mapped, as there is nothing to back-fill then."""
+    try:
+        return await request_reload(
+            session, company_id=company_id, client_ids=[client_id], reason="relinked"
+        )
+    except Conflict:
+        return None

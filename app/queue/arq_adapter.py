@@ -18,7 +18,7 @@ from arq.constants import in_progress_key_prefix
 from redis.asyncio import ConnectionPool
 
 from app.config import RedisSettings as GatewayRedisSettings
-from app.jobs.names import JobName
+from app.queue.names import JobName
 
 
 def serialize(payload: dict[str, Any]) -> bytes:

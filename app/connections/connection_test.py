@@ -18,9 +18,9 @@ from typing import Any
 
 from app.connections.capabilities import ENABLES, Feature, Needs, activation_hint
 from app.db.models import ConnectionHealth
+from app.directo.capability_probe import Capability, CapabilityResult, probe_connection
 from app.directo.client import DirectoClient
 from app.directo.credentials import DirectoCredentials
-from app.directo.probe import Capability, CapabilityResult, probe_connection
 
 _REFUSED = frozenset({"unauthorized", "token_missing", "feed_not_activated"})
 

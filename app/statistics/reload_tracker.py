@@ -10,9 +10,9 @@ from app.connections.service import require_enabled
 from app.db.models import JobStatus, Reload
 from app.db.repositories import jobs as job_repo
 from app.db.repositories import statistics as statistics_repo
-from app.jobs.names import JobName
+from app.queue.names import JobName
 from app.resources import Resources
-from app.statistics.reloads import ReloadRequest, request_reload
+from app.statistics.reload_requests import ReloadRequest, request_reload
 
 
 async def start_reload(

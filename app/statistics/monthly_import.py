@@ -20,13 +20,13 @@ from app.connections.service import credentials_of
 from app.db.models import Job
 from app.db.repositories import jobs as job_repo
 from app.db.repositories import statistics as statistics_repo
-from app.jobs.names import JobName
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
-from app.statistics.collect import read_statistics
+from app.queue.names import JobName
 from app.statistics.compute import supported_keys
+from app.statistics.directo_reads import read_statistics
 from app.statistics.import_days import BALTIC_TIME, ImportDayRule, due_months, local_today
 from app.statistics.sources import company_sources
-from app.statistics.store import event_values, mapped_keys, month_key, store_months
+from app.statistics.storage import event_values, mapped_keys, month_key, store_months
 from app.webhooks.types import EventType
 
 

@@ -141,12 +141,12 @@ async def prepare_database(url: str, customers: int) -> None:
     from sqlalchemy import select
 
     from app.config import Settings
-    from app.connections.service import token_context
     from app.db.admin import ensure_database, upgrade_to_head
     from app.db.models import ClientLink, Connection, ConnectionScope, DirectoCustomer, Integration
     from app.directo.sandbox import DatabaseSpec, SandboxState, Sizes, TokenSpec, serve_in_thread
     from app.jobs.runner import run_tracked_job
     from app.resources import open_resources
+    from app.security.contexts import token_context
     from app.sync.imports import Feed, start_import
     from app.sync.jobs import CUSTOMERS_IMPORT
 

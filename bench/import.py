@@ -133,10 +133,10 @@ def warm_sandbox(url: str) -> float:
 async def prepare_database(url: str) -> str:
     """A migrated scratch database with an enabled integration and a sealed connection."""
     from app.config import Settings
-    from app.connections.service import token_context
     from app.db.admin import ensure_database, upgrade_to_head
     from app.db.models import Connection, ConnectionScope, Integration
     from app.resources import open_resources
+    from app.security.contexts import token_context
 
     await ensure_database(url)
     await asyncio.to_thread(upgrade_to_head, url)

@@ -84,7 +84,6 @@ def start_sandbox(customers: int, latency_ms: int) -> tuple[subprocess.Popen[byt
 async def prepare_database(url: str, clients: int) -> None:
     """A migrated scratch database: integration, sealed connection, links, full mapping."""
     from app.config import Settings
-    from app.connections.service import token_context
     from app.db.admin import ensure_database, upgrade_to_head
     from app.db.models import (
         Client,
@@ -96,6 +95,7 @@ async def prepare_database(url: str, clients: int) -> None:
     )
     from app.directo.sandbox.data import Dataset
     from app.resources import open_resources
+    from app.security.contexts import token_context
     from app.statistics.fields import FIELD_KEYS
 
     await ensure_database(url)

@@ -21,7 +21,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from app.api.catalogue import Address, ArticleOut, Contact, CustomerOut
 from app.db.models import (
     Connection,
     ConnectionScope,
@@ -42,6 +41,7 @@ from app.security.contexts import token_context
 from app.sync.catalogue_rows import CUSTOMER_COLUMNS, fold
 from app.sync.read_ahead import read_ahead
 from app.sync.refresh import start_due_refreshes
+from app.sync.schemas import Address, ArticleOut, Contact, CustomerOut
 from tests.catalogue_reference import canonical_json, customer_record
 from tests.helpers import run_worker_burst
 

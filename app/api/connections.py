@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import DirectoDep, ResourcesDep, UnitOfWorkDep
+from app.api.deps import DirectoDep, ResourcesDep, UnitOfWork, UnitOfWorkDep
 from app.api.params import ClientId, CompanyId
 from app.api.responses import created, problems
 from app.connections import capabilities, service
@@ -65,7 +65,7 @@ async def disable_integration(company_id: CompanyId, uow: UnitOfWorkDep) -> Resp
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-async def _needs(uow: UnitOfWorkDep, company_id: str, client_id: str | None) -> Needs:
+async def _needs(uow: UnitOfWork, company_id: str, client_id: str | None) -> Needs:
     """What the features configured for this connection read from Directo."""
     return await capabilities.configured_needs(
         uow.session,

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
-from pydantic import BaseModel, Field
 
 from app.api.deps import CursorsDep, ResourcesDep, UnitOfWorkDep
 from app.api.pagination import CursorQuery, LimitQuery
@@ -18,7 +16,13 @@ from app.db.models import ExportStatus, InvoiceExport, PaymentStatus
 from app.db.repositories import exports as export_repo
 from app.errors import AppError
 from app.exports import service
-from app.exports.schemas import InvoiceIn
+from app.exports.schemas import (
+    ExportDetailOut,
+    ExportOut,
+    ExportPage,
+    InvoiceIn,
+    ValidationOut,
+)
 from app.payments import record as payment_record
 from app.queue.names import JobName
 from app.webhooks.service import check_target
@@ -39,132 +43,9 @@ IdempotencyKey = Annotated[
 ]
 
 
-class ExportError(BaseModel):
-    code: str
-    message: str
-    fix: str | None = None
-    loc: list[str | int] = Field(default_factory=list)
-    context: dict[str, Any] | None = None
-
-
-class PaymentOut(BaseModel):
-    status: PaymentStatus | None = Field(description="unpaid, partially_paid or paid")
-    total: Decimal | None = Field(description="Invoice total with VAT, as Directo has it")
-    balance: Decimal | None = Field(description="Outstanding amount")
-    paid_amount: Decimal | None
-    overpaid_amount: Decimal | None = Field(
-        description=(
-            "Received beyond the total of a positive invoice (its balance below zero; the "
-            "invoice counts as paid); 0 otherwise, null until Directo was read"
-        )
-    )
-    paid_on: dt.date | None = Field(
-        description=(
-            "Date of the confirmed receipt that settled it, else the day (Europe/Tallinn) "
-            "it was first read as paid"
-        )
-    )
-    checked_at: dt.datetime | None = Field(description="Last read from Directo")
-    changed_at: dt.datetime | None
-
-
-class ExportOut(BaseModel):
-    id: uuid.UUID
-    company_id: str
-    client_id: str
-    connection_id: uuid.UUID | None
-    invoice_number: str = Field(description="The Uku invoice number")
-    directo_number: int = Field(description="The number in Directo (the digits of the Uku one)")
-    customer_code: str
-    currency: str
-    net_total: Decimal = Field(description="Sum of the rows without VAT, as sent")
-    status: ExportStatus = Field(
-        description="queued → sending → sent | failed (`sending`: a put may be under way)"
-    )
-    confirmed: bool = Field(description="Confirmed in Directo (false: a draft)")
-    directo_docid: str | None
-    directo_result_type: int | None = Field(description="Type of Directo's last answer")
-    directo_result_desc: str | None = Field(description="Desc of Directo's last answer")
-    error_code: str | None
-    errors: list[ExportError]
-    attempts: int = Field(description="Puts sent to Directo")
-    job_id: uuid.UUID | None
-    payment: PaymentOut
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    last_attempt_at: dt.datetime | None
-    sent_at: dt.datetime | None
-    failed_at: dt.datetime | None
-
-    @classmethod
-    def of(cls, row: InvoiceExport) -> ExportOut:
-        return cls(**_fields(row))
-
-
-class ExportDetailOut(ExportOut):
-    xml_sent: str | None = Field(description="The XML put into Directo")
-    xml_received: str | None = Field(description="Directo's answer")
-
-    @classmethod
-    def of(cls, row: InvoiceExport) -> ExportDetailOut:
-        return cls(**_fields(row), xml_sent=row.xml_sent, xml_received=row.xml_received)
-
-
-def _fields(row: InvoiceExport) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "company_id": row.company_id,
-        "client_id": row.client_id,
-        "connection_id": row.connection_id,
-        "invoice_number": row.uku_invoice_number,
-        "directo_number": row.directo_number,
-        "customer_code": row.customer_code,
-        "currency": row.currency,
-        "net_total": row.net_total,
-        "status": row.status,
-        "confirmed": row.confirmed,
-        "directo_docid": row.directo_docid,
-        "directo_result_type": row.result_type,
-        "directo_result_desc": row.result_desc,
-        "error_code": row.error_code,
-        "errors": [ExportError.model_validate(item) for item in row.errors],
-        "attempts": row.attempts,
-        "job_id": row.job_id,
-        "payment": PaymentOut(
-            status=row.payment_status,
-            total=row.total,
-            balance=row.balance,
-            paid_amount=row.paid_amount,
-            overpaid_amount=payment_record.overpaid(row),
-            paid_on=row.paid_on,
-            checked_at=row.payment_checked_at,
-            changed_at=row.payment_status_changed_at,
-        ),
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "last_attempt_at": row.last_attempt_at,
-        "sent_at": row.sent_at,
-        "failed_at": row.failed_at,
-    }
-
-
-class ExportPage(BaseModel):
-    items: list[ExportOut]
-    next_cursor: str | None
-
-
-class ValidationOut(BaseModel):
-    valid: bool = Field(description="Always true: an invalid invoice answers 422")
-    directo_number: int
-    customer_code: str
-    payment_term_days: int
-    payment_term: str = Field(
-        description="What `paymentterm` carries: the connection's code for the days, else the days"
-    )
-    seller: str | None = Field(description="The invoice header's salesman code")
-    confirm: bool = Field(description="Sent with confirm=1 (auto-confirm is on)")
-    net_total: Decimal
-    xml: str = Field(description="The Directo XML that would be put")
+def _out(row: InvoiceExport) -> ExportOut:
+    """The export as listed; its surplus comes from the paid-status rules."""
+    return ExportOut.of(row, overpaid_amount=payment_record.overpaid(row))
 
 
 def _require_key(key: str | None) -> str:
@@ -213,7 +94,7 @@ async def export_invoice(
         uow.enqueue_after_commit(JobName.INVOICE_EXPORT, created.job.id)
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return ExportOut.of(created.export)
+    return _out(created.export)
 
 
 @router.post(
@@ -250,7 +131,8 @@ async def get_export(
     company_id: CompanyId, export_id: uuid.UUID, uow: UnitOfWorkDep
 ) -> ExportDetailOut:
     """One export: its status, Directo's answer, the XML both ways, and its paid status."""
-    return ExportDetailOut.of(await service.get_export(uow.session, company_id, export_id))
+    export = await service.get_export(uow.session, company_id, export_id)
+    return ExportDetailOut.of(export, overpaid_amount=payment_record.overpaid(export))
 
 
 @router.get(
@@ -287,4 +169,7 @@ async def list_exports(
     )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = cursors.after_row(_PAGE, page[-1].created_at, page[-1].id) if more else None
-    return ExportPage(items=[ExportOut.of(row) for row in page], next_cursor=next_cursor)
+    return ExportPage(
+        items=[_out(row) for row in page],
+        next_cursor=next_cursor,
+    )

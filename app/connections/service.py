@@ -1,5 +1,6 @@
-"""Connecting Directo: enabling the integration, storing a tested token (sealed at rest),
-starting the first customer import, and telling which connection serves a client.
+"""Connecting Directo: enabling the integration, storing a tested token (sealed at rest; the
+caller starts the first customer import of a working one), and telling which connection
+serves a client.
 
 Tokens live only as AES-GCM ciphertext bound to their connection row; what is ever shown
 is the masked hint (last four characters). A replacement token is checked to reach the
@@ -132,7 +133,7 @@ async def connect(
     sealed (see module docstring); the caller starts the customer import of a working one.
 
     A failed test stores nothing (422 with the code and hint) unless `force`, which stores
-    the credentials as `needs_attention` and starts no import. A token that replaces
+    the credentials as `needs_attention` (no import is started for them). A token that replaces
     another is refused (409) when it reaches another Directo database
     (`directo_database_changed`), or fails its test while the connection holds data of its
     database (`directo_database_unverified`, whatever `force` says) — unless

@@ -137,7 +137,9 @@ async def _put(
     if not results:
         raise RetryableJobError("outcome_unknown", "Directo answered the put with no result")
     result = results[0]
-    export.put_in_doubt = False
+    # Directo answered: nothing stored, or stored. A duplicate/locked answer says an invoice
+    # is under the number, so the put stays in doubt until the look-up below says whose.
+    export.put_in_doubt = result.kind in _RELOOKUP_KINDS
     export.xml_received = outcomes.answer_xml(results)
     export.result_type, export.result_desc = result.type, result.desc
     if result.ok:
@@ -152,6 +154,7 @@ async def _put(
         )  # fmt: skip
     if result.kind in _RELOOKUP_KINDS:
         found = await find_invoice(directo, creds, export.directo_number)
+        export.put_in_doubt = False
         settled = await lookup.settle_found(context, export, found, result)
         if settled is not None:
             return settled

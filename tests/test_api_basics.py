@@ -11,7 +11,7 @@ from httpx import ASGITransport, AsyncClient
 from app.main import create_app
 from app.resources import Resources
 from tests.conftest import API_KEY, ROTATED_API_KEY, make_settings
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 UNAUTHORIZED = {
     "type": "urn:directo-gateway:problem:unauthorized",

@@ -19,7 +19,7 @@ from app.config import ApiSettings, Settings
 from app.main import create_app
 from app.resources import Resources
 from tests.conftest import API_KEY
-from tests.exports_helpers import invoice, key
+from tests.support.exports_helpers import invoice, key
 
 LIMIT = 64 * 1024
 CHUNK = 8 * 1024

@@ -22,11 +22,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.db.models import (
-    Connection,
-    ConnectionScope,
     DirectoArticle,
     DirectoCustomer,
-    Integration,
     Job,
     Reload,
     SyncWatermark,
@@ -37,16 +34,13 @@ from app.directo.sandbox import Faults, SandboxState
 from app.directo.schemas import DirectoCustomer as CustomerRecord
 from app.queue.names import JobName
 from app.resources import Resources
-from app.security.contexts import token_context
 from app.sync.catalogue_rows import CUSTOMER_COLUMNS, fold
 from app.sync.read_ahead import read_ahead
 from app.sync.refresh import start_due_refreshes
 from app.sync.schemas import Address, ArticleOut, Contact, CustomerOut
-from tests.catalogue_reference import canonical_json, customer_record
-from tests.helpers import run_worker_burst
-
-COMPANY = "firm-1"
-BASE = f"/v1/companies/{COMPANY}/directo"
+from tests.support.catalogue import BASE, COMPANY, all_customers, bare_connection
+from tests.support.catalogue_reference import canonical_json, customer_record
+from tests.support.helpers import run_worker_burst
 
 
 async def connected(client: AsyncClient, db: Resources) -> dict[str, Any]:
@@ -65,22 +59,6 @@ async def run_import(client: AsyncClient, db: Resources, **body: Any) -> dict[st
     assert response.status_code == 202, response.text
     await run_worker_burst(db.settings)
     return dict((await client.get(f"/v1/jobs/{response.json()['id']}")).json())
-
-
-async def all_customers(client: AsyncClient, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = (
-            await client.get(
-                f"{BASE}/customers",
-                params={"limit": 200, **params, **({"cursor": cursor} if cursor else {})},
-            )
-        ).json()
-        items.extend(page["items"])
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return items
 
 
 async def test_preview_lists_imported_customers_closed_hidden_by_default(
@@ -436,24 +414,6 @@ async def test_closing_read_ahead_early_closes_its_source() -> None:
             assert batch == [0]
             break
     assert closed.is_set()
-
-
-async def bare_connection(db: Resources) -> uuid.UUID:
-    connection_id = uuid.uuid4()
-    sealed = db.secrets.seal("t", context=token_context(connection_id))
-    async with db.sessionmaker() as session, session.begin():
-        session.add(Integration(id=uuid.uuid4(), company_id=COMPANY, enabled=True))
-        session.add(
-            Connection(
-                id=connection_id,
-                company_id=COMPANY,
-                scope=ConnectionScope.COMPANY,
-                token_encrypted=sealed.ciphertext,
-                token_key_id=sealed.key_id,
-                token_hint="t",
-            )
-        )
-    return connection_id
 
 
 def customer(connection_id: uuid.UUID, code: str, name: str) -> tuple[Any, ...]:

@@ -14,7 +14,7 @@ from app.db.models import DirectoArticle, DirectoCustomer, SyncWatermark
 from app.directo.sandbox import SandboxState
 from app.directo.values import DIRECTO_TIME
 from app.resources import Resources
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 COMPANY = "firm-details"
 BASE = f"/v1/companies/{COMPANY}/directo"

@@ -37,9 +37,9 @@ from app.sync.catalogue_rows import (
     article_rows,
     customer_rows,
 )
-from tests.catalogue_reference import article_record, customer_record
-from tests.helpers import run_worker_burst
-from tests.test_catalogue import BASE, all_customers, bare_connection
+from tests.support.catalogue import BASE, all_customers, bare_connection
+from tests.support.catalogue_reference import article_record, customer_record
+from tests.support.helpers import run_worker_burst
 
 CONNECTION = uuid.UUID("00000000-0000-4000-8000-000000000001")
 

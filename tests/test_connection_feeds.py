@@ -15,10 +15,10 @@ from app.directo.sandbox.config import ALL_COMPONENTS
 from app.payments.poll import start_due_polls
 from app.queue.names import JobName
 from app.resources import Resources
-from tests.exports_helpers import BASE as EXPORT_BASE
-from tests.exports_helpers import COMPANY as EXPORT_COMPANY
-from tests.exports_helpers import export_and_send, invoice, ready
-from tests.helpers import run_worker_burst
+from tests.support.exports_helpers import BASE as EXPORT_BASE
+from tests.support.exports_helpers import COMPANY as EXPORT_COMPANY
+from tests.support.exports_helpers import export_and_send, invoice, ready
+from tests.support.helpers import run_worker_burst
 
 COMPANY = "feeds-firm"
 BASE = f"/v1/companies/{COMPANY}/directo"

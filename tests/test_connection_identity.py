@@ -20,7 +20,7 @@ from app.db.repositories import connections as connection_repo
 from app.directo.sandbox import SandboxState, TokenSpec
 from app.resources import Resources
 from app.sync.refresh import start_due_refreshes
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 COMPANY = "switching-firm"
 BASE = f"/v1/companies/{COMPANY}/directo"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.db.models import DirectoCustomer
 from app.directo.sandbox import SandboxState, TokenSpec
 from app.resources import Resources
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 COMPANY = "firm-1"
 BASE = f"/v1/companies/{COMPANY}/directo"

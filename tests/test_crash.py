@@ -10,11 +10,8 @@ webhook endpoint under one `webhook-id` each.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
-import sys
-from asyncio.subprocess import DEVNULL, Process
 
 from httpx import AsyncClient
 from sqlalchemy import func, select
@@ -24,34 +21,12 @@ from app.directo.sandbox import Faults, SandboxState
 from app.resources import Resources
 from app.webhooks.delivery import deliver_due
 from app.worker.crons import watchdog
-from tests.receiver import running_receiver
-from tests.test_reload_faults import reload_all, snapshot
-from tests.test_statistics import BASE, busiest_customers, set_up_company
+from tests.support.receiver import running_receiver
+from tests.support.reloads import reload_all, snapshot
+from tests.support.statistics import BASE, busiest_customers, set_up_company
+from tests.support.workers import start_worker
 
 KILLS = 10
-
-
-def worker_env(db: Resources) -> dict[str, str]:
-    settings = db.settings
-    return {
-        **os.environ,
-        "GATEWAY_DATABASE__URL": settings.database.url,
-        "GATEWAY_REDIS__URL": settings.redis.url,
-        "GATEWAY_REDIS__QUEUE_NAME": settings.redis.queue_name,
-        "GATEWAY_DIRECTO__BASE_URL": settings.directo.base_url,
-        "GATEWAY_DIRECTO__RETRY_BASE_DELAY": "0.01",
-        "GATEWAY_DIRECTO__RETRY_MAX_DELAY": "0.05",
-        "GATEWAY_SYNC__HEARTBEAT_SECONDS": str(settings.sync.heartbeat_seconds),
-        "GATEWAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS": "true",
-        "GATEWAY_WEBHOOKS__ALLOW_HTTP": "true",
-        "GATEWAY_LOG__LEVEL": "WARNING",
-    }
-
-
-async def start_worker(db: Resources) -> Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.cli", "worker", env=worker_env(db), stdout=DEVNULL
-    )
 
 
 async def test_reload_survives_repeated_sigkills_and_ends_like_a_clean_run(

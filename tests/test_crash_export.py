@@ -46,9 +46,9 @@ from app.resources import Resources
 from app.webhooks.delivery import deliver_due
 from app.worker import crons as worker_module
 from app.worker.crons import watchdog
-from tests.exports_helpers import COMPANY, DATABASE, INVOICES, invoice, key, ready
-from tests.receiver import running_receiver
-from tests.test_crash import start_worker
+from tests.support.exports_helpers import COMPANY, DATABASE, INVOICES, invoice, key, ready
+from tests.support.receiver import running_receiver
+from tests.support.workers import start_worker
 
 EXPORTS = 12  # more than a worker runs at once (10): the last ones start mid-way
 LATENCY = 1.0  # seconds Directo takes over each request while the kills run

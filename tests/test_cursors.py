@@ -29,7 +29,7 @@ from app.resources import Resources
 from app.webhooks.outbox import emit
 from app.webhooks.types import EventType
 from tests.conftest import API_KEY
-from tests.helpers import logged_events
+from tests.support.helpers import logged_events
 
 COMPANY = "firm-cursors"
 BASE = f"/v1/companies/{COMPANY}"

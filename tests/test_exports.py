@@ -16,7 +16,7 @@ from app.api.pagination import Cursors
 from app.directo.codec import parse_document
 from app.directo.sandbox import SandboxState
 from app.resources import Resources
-from tests.exports_helpers import (
+from tests.support.exports_helpers import (
     BASE,
     COMPANY,
     DATABASE,
@@ -31,7 +31,7 @@ from tests.exports_helpers import (
     puts,
     ready,
 )
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 
 def sent_document(xml: str) -> tuple[dict[str, str], list[dict[str, str]]]:

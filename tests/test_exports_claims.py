@@ -21,7 +21,7 @@ from app.exports.recovery import recover_stuck_exports
 from app.exports.schemas import InvoiceIn
 from app.queue.names import JobName
 from app.resources import Resources
-from tests.exports_helpers import (
+from tests.support.exports_helpers import (
     BASE,
     COMPANY,
     DATABASE,
@@ -35,7 +35,7 @@ from tests.exports_helpers import (
     key,
     ready,
 )
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 NUMBER = 20260042
 

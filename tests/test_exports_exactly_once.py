@@ -18,7 +18,7 @@ from app.exports import settling
 from app.exports.recovery import recover_stuck_exports
 from app.queue.names import JobName
 from app.resources import Resources
-from tests.exports_helpers import (
+from tests.support.exports_helpers import (
     DATABASE,
     INVOICES,
     directo_invoice,
@@ -30,7 +30,7 @@ from tests.exports_helpers import (
     puts,
     ready,
 )
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 
 def lookups(sandbox: SandboxState, number: int) -> list[Any]:

@@ -12,7 +12,7 @@ from app.db.models.exports import InvoiceNumberClaim
 from app.directo.sandbox import SandboxState
 from app.directo.sandbox.config import ALL_COMPONENTS
 from app.resources import Resources
-from tests.exports_helpers import (
+from tests.support.exports_helpers import (
     BASE,
     DATABASE,
     directo_invoice,

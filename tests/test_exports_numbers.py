@@ -23,7 +23,7 @@ from app.exports import service
 from app.exports.schemas import InvoiceIn
 from app.queue.names import JobName
 from app.resources import Resources
-from tests.exports_helpers import (
+from tests.support.exports_helpers import (
     COMPANY,
     DATABASE,
     INVOICES,
@@ -36,7 +36,7 @@ from tests.exports_helpers import (
     puts,
     ready,
 )
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 SAME_NUMBER = ["B-2026-0042", "2026/0042", "A-2026-0042", "X2026-0042", "2026-0042"]
 

@@ -17,7 +17,7 @@ from app.directo.sandbox import SandboxState
 from app.exports.schemas import InvoiceIn
 from app.exports.service import request_hash
 from app.resources import Resources
-from tests.exports_helpers import (
+from tests.support.exports_helpers import (
     BASE,
     COMPANY,
     DATABASE,

@@ -40,7 +40,7 @@ from app.db.base import Base
 from app.main import create_app
 from app.resources import Resources
 from tests.conftest import API_KEY, _delete_redis_keys
-from tests.receiver import free_port
+from tests.support.receiver import free_port
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

@@ -24,8 +24,8 @@ from app.db.errors import DatabaseFailure
 from app.main import create_app
 from app.resources import Resources
 from tests.conftest import make_settings
-from tests.exports_helpers import invoice, key
-from tests.helpers import logged_events
+from tests.support.exports_helpers import invoice, key
+from tests.support.helpers import logged_events
 
 COMPANY = "firm-hostile"
 BASE = f"/v1/companies/{COMPANY}"

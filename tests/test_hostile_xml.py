@@ -43,8 +43,8 @@ from tests.directo.test_hostile import (
     HUGE_EXPANSION,
     XXE,
 )
-from tests.helpers import run_worker_burst
-from tests.receiver import free_port
+from tests.support.helpers import run_worker_burst
+from tests.support.receiver import free_port
 
 GOOD = 2500  # records in a harmless feed (more than one import batch of 2,000)
 EMPTY_FEED = b'<?xml version="1.0" encoding="UTF-8"?><transport></transport>'

@@ -10,7 +10,7 @@ from httpx import AsyncClient
 
 from app.directo.sandbox import SandboxState
 from app.resources import Resources
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 BASE = "/v1/companies/concurrent-firm/directo"
 

@@ -7,7 +7,7 @@ import uuid
 from httpx import AsyncClient
 
 from app.config import Settings
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 
 async def test_ping_job_runs_through_a_real_worker(client: AsyncClient, settings: Settings) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.main import create_app
 from app.resources import Resources
 from tests.conftest import API_KEY
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 
 async def _set_database_open(db: Resources, *, open_: bool) -> None:

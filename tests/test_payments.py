@@ -20,7 +20,7 @@ from app.payments.poll import INVOICE_FEED, start_due_polls
 from app.payments.status import overpaid_amount, payment_status
 from app.queue.names import JobName
 from app.resources import Resources
-from tests.exports_helpers import (
+from tests.support.exports_helpers import (
     DATABASE,
     INVOICES,
     events,
@@ -29,7 +29,7 @@ from tests.exports_helpers import (
     invoice,
     ready,
 )
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 NUMBER = "20260042"
 

@@ -13,7 +13,7 @@ from httpx import AsyncClient
 
 from app.directo.sandbox import Faults, SandboxState
 from app.resources import Resources
-from tests.exports_helpers import (
+from tests.support.exports_helpers import (
     DATABASE,
     directo_invoice,
     events,
@@ -22,8 +22,8 @@ from tests.exports_helpers import (
     invoice,
     ready,
 )
-from tests.exports_helpers import puts as invoice_puts
-from tests.helpers import run_worker_burst
+from tests.support.exports_helpers import puts as invoice_puts
+from tests.support.helpers import run_worker_burst
 
 NUMBER = 20260042
 

@@ -4,7 +4,6 @@ bounded, and no client's months are ever half written."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from httpx import AsyncClient
@@ -13,23 +12,8 @@ from sqlalchemy import select
 from app.db.models import MonthlyStatistic
 from app.directo.sandbox import Faults, SandboxState
 from app.resources import Resources
-from tests.helpers import run_worker_burst
-from tests.test_statistics import BASE, busiest_customers, set_up_company
-
-Snapshot = dict[tuple[str, dt.date, str], Decimal]
-
-
-async def snapshot(db: Resources) -> Snapshot:
-    async with db.sessionmaker() as session:
-        rows = (await session.execute(select(MonthlyStatistic))).scalars()
-        return {(row.client_id, row.month, row.field_key): row.value for row in rows}
-
-
-async def reload_all(client: AsyncClient, db: Resources, months: int = 6) -> dict[str, object]:
-    started = await client.post(f"{BASE}/directo/reloads", json={"months": months})
-    assert started.status_code == 202, started.text
-    await run_worker_burst(db.settings)
-    return dict((await client.get(f"/v1/reloads/{started.json()['id']}")).json())
+from tests.support.reloads import reload_all, snapshot
+from tests.support.statistics import busiest_customers, set_up_company
 
 
 async def test_faults_leave_each_client_all_or_nothing(

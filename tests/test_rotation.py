@@ -32,8 +32,8 @@ from app.security.crypto import SecretBox
 from app.security.rotation import rotate_secrets
 from app.statistics.compute import feeds_of_mapping
 from app.webhooks import service as webhook_service
-from tests.helpers import run_worker_burst
-from tests.keys import NEW_KEY, OLD_KEY, api_client, keys_env, with_keys
+from tests.support.helpers import run_worker_burst
+from tests.support.keys import NEW_KEY, OLD_KEY, api_client, keys_env, with_keys
 
 TOKEN = "sandbox-token-ee"
 COMPANY = "/v1/companies/firm-1"

@@ -23,10 +23,10 @@ from app.payments.poll import start_due_polls
 from app.queue.names import JobName
 from app.resources import Resources
 from tests.conftest import API_KEY
-from tests.exports_helpers import SEED_INVOICE
-from tests.receiver import free_port, running_receiver
-from tests.test_crash import worker_env
-from tests.test_statistics import busiest_customers
+from tests.support.exports_helpers import SEED_INVOICE
+from tests.support.receiver import free_port, running_receiver
+from tests.support.statistics import busiest_customers
+from tests.support.workers import worker_env
 
 COMPANY = "scale-firm"
 

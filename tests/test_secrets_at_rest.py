@@ -20,9 +20,9 @@ from app.webhooks.delivery import deliver_due
 from app.webhooks.outbox import emit
 from app.webhooks.types import EventType
 from app.webhooks.verify import verify_webhook
-from tests.helpers import run_worker_burst
-from tests.keys import NEW_KEY, OLD_KEY, api_client, with_keys
-from tests.receiver import running_receiver
+from tests.support.helpers import run_worker_burst
+from tests.support.keys import NEW_KEY, OLD_KEY, api_client, with_keys
+from tests.support.receiver import running_receiver
 
 TOKEN = "sandbox-token-ee"
 

@@ -39,9 +39,9 @@ from app.webhooks.outbox import emit
 from app.webhooks.ssrf import UnsafeTargetError, resolve_target
 from app.webhooks.types import EventType
 from tests.conftest import API_KEY, make_settings
-from tests.exports_helpers import invoice, key
-from tests.helpers import run_worker_burst
-from tests.receiver import Receiver, running_receiver
+from tests.support.exports_helpers import invoice, key
+from tests.support.helpers import run_worker_burst
+from tests.support.receiver import Receiver, running_receiver
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics")}

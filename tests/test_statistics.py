@@ -8,7 +8,6 @@ import json
 import os
 import sys
 from asyncio.subprocess import PIPE
-from collections import Counter
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -27,51 +26,9 @@ from app.statistics.import_days import add_months, first_of_month, last_day, loc
 from app.statistics.monthly_import import start_due_imports
 from app.webhooks.delivery import deliver_due
 from app.webhooks.verify import verify_webhook
-from tests.helpers import run_worker_burst
-from tests.receiver import running_receiver
-
-COMPANY = "stats-firm"
-BASE = f"/v1/companies/{COMPANY}"
-MAPPING = {
-    "sales_invoices": "uku-sales",
-    "sales_invoice_rows": "uku-rows",
-    "bank_transactions": "uku-bank",
-    "documents": "uku-docs",
-    "sales_net_total": "uku-net",
-    "purchase_invoices": "uku-purchases",
-    "ledger_transactions": None,
-}
-
-
-async def set_up_company(
-    client: AsyncClient, db: Resources, *, links: dict[str, str], mapping: dict[str, Any] = MAPPING
-) -> None:
-    """Enable, connect demo_ee, import its customers, link clients, map fields."""
-    assert (await client.put(f"{BASE}/directo", json={})).status_code in (200, 201)
-    connected = await client.put(f"{BASE}/directo/connection", json={"token": "sandbox-token-ee"})
-    assert connected.status_code == 201, connected.text
-    await run_worker_burst(db.settings)
-    for client_id, code in links.items():
-        linked = await client.put(
-            f"{BASE}/clients/{client_id}/directo/link", json={"customer_code": code}
-        )
-        assert linked.status_code == 201, linked.text
-    saved = await client.put(
-        f"{BASE}/directo/summary-settings",
-        json={
-            "task_title": "Kuu kokkuvõte",
-            "import_day": {"rule": "last_calendar_day"},
-            "field_mapping": mapping,
-        },
-    )
-    assert saved.status_code == 200, saved.text
-
-
-def busiest_customers(sandbox: SandboxState, count: int) -> list[str]:
-    """Customer codes with the most invoices in demo_ee (so the values are not all zero)."""
-    invoices = sandbox.database("demo_ee").records("invoice", Filters.from_params({}))
-    tally = Counter(attrs["customercode"] for attrs, _ in invoices)
-    return [code for code, _ in tally.most_common(count)]
+from tests.support.helpers import run_worker_burst
+from tests.support.receiver import running_receiver
+from tests.support.statistics import BASE, COMPANY, MAPPING, busiest_customers, set_up_company
 
 
 def expected_linked(sandbox: SandboxState, code: str, month: dt.date) -> dict[str, str]:

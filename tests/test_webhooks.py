@@ -28,9 +28,9 @@ from app.webhooks.types import EventType
 from app.webhooks.verify import verify_webhook
 from app.worker.crons import deliver_webhooks
 from tests.conftest import make_settings
-from tests.helpers import run_worker_burst
-from tests.keys import NEW_KEY, OLD_KEY, api_client, with_keys
-from tests.receiver import Receiver, running_receiver
+from tests.support.helpers import run_worker_burst
+from tests.support.keys import NEW_KEY, OLD_KEY, api_client, with_keys
+from tests.support.receiver import Receiver, running_receiver
 
 COMPANY = "firm-1"
 

@@ -15,7 +15,7 @@
 Records become rows on the codec's parse thread, straight from the parser's attribute
 dicts (`customer_rows` / `article_rows`): no model is built for them, and the event loop
 only hands the finished rows to the writer. The tests hold them to the rows the feed's
-models give (`tests/catalogue_reference.py`). A row's stored `raw` document holds the
+models give (`tests/support/catalogue_reference.py`). A row's stored `raw` document holds the
 record's attributes and every child container Directo sent with entries (`datafields`,
 items' `supplieritems`, …).
 

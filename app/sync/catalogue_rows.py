@@ -2,7 +2,7 @@
 
 `customer_rows` / `article_rows` give the `directo_customers` / `directo_articles` rows of a
 record on the codec's parse thread, with no model built for it; the tests hold them to the
-rows the feed's models give (`tests/catalogue_reference.py`). A row's stored `raw` document
+rows the feed's models give (`tests/support/catalogue_reference.py`). A row's stored `raw` document
 holds the record's attributes and every child container Directo sent with entries
 (`datafields`, items' `supplieritems`, …). `fold` is the accent-insensitive search form the
 list routes query with.
@@ -72,7 +72,7 @@ _ITEM_TS = feeds.reader(feeds.ITEMS, "ts")
 
 def customer_rows(connection_id: uuid.UUID) -> RowBuilder:
     """A record builder for the customer feed giving `directo_customers` rows: what
-    `tests/catalogue_reference.customer_record` makes of the feed's model, made from the
+    `tests/support/catalogue_reference.customer_record` makes of the feed's model, made from the
     attributes directly.
 
     It runs on the parse thread once per record, so it reads each attribute once and
@@ -120,7 +120,7 @@ def customer_rows(connection_id: uuid.UUID) -> RowBuilder:
 
 def article_rows(connection_id: uuid.UUID) -> RowBuilder:
     """Like `customer_rows`, for the item feed: `directo_articles` rows as
-    `tests/catalogue_reference.article_record` makes them."""
+    `tests/support/catalogue_reference.article_record` makes them."""
     dumps, sort_keys, sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
 
     def row(attrs: Attrs, found: Children = _NO_CHILDREN) -> tuple[Any, ...]:

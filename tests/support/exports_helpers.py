@@ -12,7 +12,7 @@ from httpx import AsyncClient, Response
 
 from app.directo.sandbox import SandboxState
 from app.resources import Resources
-from tests.helpers import run_worker_burst
+from tests.support.helpers import run_worker_burst
 
 COMPANY = "firm-export"
 BASE = f"/v1/companies/{COMPANY}/directo"

@@ -15,12 +15,10 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-import structlog
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-log = structlog.get_logger(__name__)
 
 
 class ProblemItem(BaseModel):

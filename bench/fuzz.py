@@ -3,7 +3,7 @@
 Run: ``python bench/fuzz.py`` (``--examples 500``; extra arguments go to pytest, e.g.
 ``-k statistics``). Needs the local PostgreSQL and Redis, as the test suite does.
 
-It runs ``tests/test_fuzz.py`` (schemathesis over ``openapi.yaml`` against the gateway
+It runs ``tests/api/test_fuzz.py`` (schemathesis over ``openapi.yaml`` against the gateway
 under uvicorn on loopback, with the Directo sandbox) with ``FUZZ_EXAMPLES`` raised from the
 suite's CI-bounded default; the checks are the same: no 5xx and every response matches its
 documented schema. Prints the wall time; the exit code is pytest's.
@@ -28,7 +28,7 @@ def main() -> int:
     env = os.environ | {"FUZZ_EXAMPLES": str(args.examples)}
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-q", *pytest_args],
+        [sys.executable, "-m", "pytest", "tests/api/test_fuzz.py", "-q", *pytest_args],
         cwd=ROOT,
         env=env,
         check=False,

@@ -11,7 +11,7 @@ finishes the batch.
 
 Every export must end `sent`, with exactly one Directo invoice that equals what a clean put
 of its XML creates, and exactly one `invoice.exported`; every event must have reached the
-webhook endpoint under its own `webhook-id`. The reload half is `tests/test_crash.py`.
+webhook endpoint under its own `webhook-id`. The reload half is `tests/worker/test_crash.py`.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ async def test_exports_survive_repeated_sigkills_with_one_directo_invoice_each(
         assert recovered == 0, "a kill should leave the job to the watchdog, not fail it"
 
         directo.set_faults(Faults())
-        survivor = await start_worker(db)  # live, not burst: see tests/test_crash.py
+        survivor = await start_worker(db)  # live, not burst: see tests/worker/test_crash.py
         try:
             async with asyncio.timeout(30):
                 while await unsettled(db):

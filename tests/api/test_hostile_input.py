@@ -1,7 +1,7 @@
 """Hostile input answers a clear 4xx, never a 5xx or an outage: values the database cannot
 hold (and database errors told apart: the request's data, a busy database, an outage, a
 bug), and unknown body fields (a typo must not be silently ignored). Cursors are in
-`tests/test_cursors.py`, the request-body limit in `tests/test_body_limit.py`."""
+`tests/api/test_cursors.py`, the request-body limit in `tests/api/test_body_limit.py`."""
 
 from __future__ import annotations
 

@@ -303,7 +303,7 @@ async def test_the_app_builds_its_key_coverage_with_the_app(db: Resources) -> No
     assert app.state.key_coverage is coverage
 
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 KEYS_BY_NAME = {"k1": OLD_KEY, "k2": NEW_KEY}
 
 

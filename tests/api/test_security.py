@@ -12,7 +12,7 @@ is covered — or, where a test needs to know about it, makes the test fail unti
 * **SSRF**: webhook targets are refused when a host resolves — by numeric tricks, by an
   IPv6 form carrying a private IPv4 address, or by DNS — to a non-public address, at
   registration and again at delivery (DNS rebinding); a delivery connects to the address
-  it checked, with no second lookup. (`tests/test_webhooks.py` covers literal addresses.)
+  it checked, with no second lookup. (`tests/webhooks/test_webhooks.py` covers literal addresses.)
 """
 
 from __future__ import annotations
@@ -401,7 +401,7 @@ async def test_company_b_sees_and_touches_nothing_of_company_a(
 
 
 # ---------------------------------------------------------------------------------------
-# SSRF: what tests/test_webhooks.py does not already cover (it checks literal addresses)
+# SSRF: what tests/webhooks/test_webhooks.py does not already cover (it checks literal addresses)
 
 STRICT = make_settings(webhooks={"allow_private_targets": False, "allow_http": True}).webhooks
 

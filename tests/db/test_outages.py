@@ -18,6 +18,7 @@ from app.main import create_app
 from app.resources import Resources
 from tests.conftest import API_KEY
 from tests.support.helpers import run_worker_burst
+from tests.support.waiting import wait_until
 
 
 async def _set_database_open(db: Resources, *, open_: bool) -> None:
@@ -40,6 +41,21 @@ async def _set_database_open(db: Resources, *, open_: bool) -> None:
         await admin.dispose()
 
 
+async def _backends_gone(db: Resources) -> bool:
+    """True once the server holds no backend of the session's database (ours closed)."""
+    server = make_url(db.settings.database.url).set(database="postgres")
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            count = await connection.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": db.engine.url.database},
+            )
+    finally:
+        await admin.dispose()
+    return count == 0
+
+
 async def test_api_is_not_ready_during_a_database_outage_and_recovers_by_itself(
     client: AsyncClient, db: Resources
 ) -> None:
@@ -57,9 +73,10 @@ async def test_api_is_not_ready_during_a_database_outage_and_recovers_by_itself(
     finally:
         await _set_database_open(db, open_=True)
 
-    async with asyncio.timeout(30):
-        while (await client.get("/readyz")).status_code != 200:
-            await asyncio.sleep(0.2)
+    async def ready() -> bool:
+        return (await client.get("/readyz")).status_code == 200
+
+    await wait_until(ready, what="the API to be ready again", interval=0.2)
     # Same app, same pool: work flows again end to end.
     job = await client.post("/v1/diagnostics/ping")
     assert job.status_code == 202, job.text
@@ -83,7 +100,7 @@ async def test_connections_the_server_closed_are_never_handed_out(
     assert await requests() == [200] * 6 + [404] * 6  # both pools hold idle connections
     await _set_database_open(db, open_=False)  # terminates every backend
     await _set_database_open(db, open_=True)
-    await asyncio.sleep(0.2)  # the pooled sockets see the server's close
+    await wait_until(lambda: _backends_gone(db), what="the server to close every backend")
     assert await requests() == [200] * 6 + [404] * 6
     job = await client.post("/v1/diagnostics/ping")
     assert job.status_code == 202, job.text

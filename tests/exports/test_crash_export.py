@@ -48,7 +48,8 @@ from app.worker import crons as worker_module
 from app.worker.crons import watchdog
 from tests.support.exports_helpers import COMPANY, DATABASE, INVOICES, invoice, key, ready
 from tests.support.receiver import running_receiver
-from tests.support.workers import start_worker
+from tests.support.waiting import wait_until
+from tests.support.workers import no_live_runs, start_worker
 
 EXPORTS = 12  # more than a worker runs at once (10): the last ones start mid-way
 LATENCY = 1.0  # seconds Directo takes over each request while the kills run
@@ -153,6 +154,10 @@ async def after_a_kill(db: Resources) -> int:
     return len(recovered)
 
 
+async def all_settled(db: Resources) -> bool:
+    return await unsettled(db) == 0
+
+
 async def unsettled(db: Resources) -> int:
     async with db.sessionmaker() as session:
         count = await session.scalar(
@@ -201,11 +206,12 @@ async def test_exports_survive_repeated_sigkills_with_one_directo_invoice_each(
             seen = export_requests(sandbox)
             worker = await start_worker(db)
             if await export_traffic_after(sandbox, seen):
-                await asyncio.sleep(chance.uniform(low, high) * LATENCY)
+                await asyncio.sleep(chance.uniform(low, high) * LATENCY)  # the kill's moment
             worker.send_signal(signal.SIGKILL)
             await worker.wait()
-            # The dead runs' heartbeats go stale; puts in flight reach Directo meanwhile.
-            await asyncio.sleep(max(db.settings.sync.heartbeat_seconds * 4, LATENCY) + 0.2)
+            # The dead runs' heartbeats go stale (4 beats, at least 3 after the kill: longer
+            # than LATENCY), so puts in flight have reached Directo by then.
+            await wait_until(lambda: no_live_runs(db), what="the dead runs' heartbeats to go stale")
             where = await cut_runs(db, sandbox)
             kills_mid_export += where.total() > 0
             cut += where
@@ -218,9 +224,9 @@ async def test_exports_survive_repeated_sigkills_with_one_directo_invoice_each(
         directo.set_faults(Faults())
         survivor = await start_worker(db)  # live, not burst: see tests/worker/test_crash.py
         try:
-            async with asyncio.timeout(30):
-                while await unsettled(db):
-                    await asyncio.sleep(0.3)
+            await wait_until(
+                lambda: all_settled(db), what="every export to settle", within=30, interval=0.3
+            )
         finally:
             survivor.send_signal(signal.SIGTERM)
             await survivor.wait()

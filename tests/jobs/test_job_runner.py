@@ -199,7 +199,7 @@ async def test_cancelled_run_is_recorded_as_interrupted(db: Resources) -> None:
 
     async def handler(context: JobContext) -> JobOutcome:
         started.set()
-        await asyncio.sleep(30)
+        await asyncio.Event().wait()  # works until cancelled
         return JobOutcome()
 
     job_id = await new_job(db)

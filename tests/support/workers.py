@@ -7,7 +7,12 @@ import os
 import sys
 from asyncio.subprocess import DEVNULL, Process
 
+from sqlalchemy import func, select
+
+from app.db.models import Job, JobStatus
+from app.jobs.runner import stale_before
 from app.resources import Resources
+from app.worker.settings import worker_is_alive
 
 
 def worker_env(db: Resources) -> dict[str, str]:
@@ -31,3 +36,19 @@ async def start_worker(db: Resources) -> Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app.cli", "worker", env=worker_env(db), stdout=DEVNULL
     )
+
+
+async def no_live_runs(db: Resources) -> bool:
+    """True once no run's heartbeat is fresh: a killed worker's runs are the watchdog's."""
+    async with db.sessionmaker() as session:
+        live = await session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.status == JobStatus.RUNNING, Job.heartbeat_at >= stale_before(db))
+        )
+    return live == 0
+
+
+async def worker_polling(db: Resources) -> bool:
+    """True once a worker on the session's queue has started and written its beacon."""
+    return await worker_is_alive(db.settings)

@@ -24,7 +24,8 @@ from app.worker.crons import watchdog
 from tests.support.receiver import running_receiver
 from tests.support.reloads import reload_all, snapshot
 from tests.support.statistics import BASE, busiest_customers, set_up_company
-from tests.support.workers import start_worker
+from tests.support.waiting import wait_until
+from tests.support.workers import no_live_runs, start_worker, worker_polling
 
 KILLS = 10
 
@@ -55,13 +56,13 @@ async def test_reload_survives_repeated_sigkills_and_ends_like_a_clean_run(
         kills_mid_reload = 0
         for _ in range(KILLS):
             worker = await start_worker(db)
-            await asyncio.sleep(chance.uniform(1.5, 3.5))
+            await asyncio.sleep(chance.uniform(1.5, 3.5))  # the kill's moment: chance, not a wait
             worker.send_signal(signal.SIGKILL)
             await worker.wait()
             state = (await client.get(f"/v1/reloads/{reload_id}")).json()
             kills_mid_reload += state["status"] != "succeeded"
             # The dead run's heartbeat goes stale; the watchdog queues the job again.
-            await asyncio.sleep(db.settings.sync.heartbeat_seconds * 4 + 0.2)
+            await wait_until(lambda: no_live_runs(db), what="the dead run's heartbeat to go stale")
             await watchdog({"resources": db})
         assert kills_mid_reload >= 3, "the reload finished before the kills could test it"
 
@@ -70,13 +71,12 @@ async def test_reload_survives_repeated_sigkills_and_ends_like_a_clean_run(
         # queued until their in-progress marker expires, and a burst would wait for them).
         survivor = await start_worker(db)
         try:
-            async with asyncio.timeout(120):
-                while (await client.get(f"/v1/reloads/{reload_id}")).json()["status"] in {
-                    "queued",
-                    "running",
-                    "interrupted",
-                }:
-                    await asyncio.sleep(0.5)
+            await wait_until(
+                lambda: reload_finished(client, reload_id),
+                what="the reload to finish",
+                within=120,
+                interval=0.5,
+            )
         finally:
             survivor.send_signal(signal.SIGTERM)
             await survivor.wait()
@@ -97,10 +97,15 @@ async def test_reload_survives_repeated_sigkills_and_ends_like_a_clean_run(
         assert len([e for e in completed if e.payload["reload_id"] == reload_id]) == 1
 
 
+async def reload_finished(client: AsyncClient, reload_id: str) -> bool:
+    state = (await client.get(f"/v1/reloads/{reload_id}")).json()
+    return state["status"] not in {"queued", "running", "interrupted"}
+
+
 async def test_worker_stops_cleanly_on_sigterm(db: Resources) -> None:
     """Deployments stop workers with SIGTERM: the process must end, not keep polling."""
     worker = await start_worker(db)
-    await asyncio.sleep(4)  # started and polling
+    await wait_until(lambda: worker_polling(db), what="the worker to start polling")
     worker.send_signal(signal.SIGTERM)
     async with asyncio.timeout(20):
         code = await worker.wait()

@@ -11,6 +11,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from app.db.models import Job, JobStatus
 from app.db.repositories import jobs as job_repo
@@ -19,6 +21,7 @@ from app.queue.names import JobName
 from app.resources import Resources
 from app.worker.settings import run_until_stopped
 from tests.conftest import make_settings
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 
@@ -53,6 +56,15 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL,
         )
 
+    async def answers(self) -> bool:
+        client = Redis.from_url(self.url, socket_connect_timeout=1)
+        try:
+            return bool(await client.ping())
+        except (RedisError, OSError):
+            return False
+        finally:
+            await client.aclose()
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.kill()
@@ -67,19 +79,18 @@ class PrivateRedis:
 async def private_redis() -> AsyncIterator[PrivateRedis]:
     redis = PrivateRedis()
     redis.start()
-    await asyncio.sleep(0.3)
+    await wait_until(redis.answers, what="the private Redis to answer")
     yield redis
     redis.stop()
 
 
 async def wait_for_status(db: Resources, job_id: uuid.UUID, status: JobStatus) -> None:
-    async with asyncio.timeout(20):
-        while True:
-            async with db.sessionmaker() as session:
-                job = await session.get(Job, job_id)
-                if job is not None and job.status == status:
-                    return
-            await asyncio.sleep(0.2)
+    async def reached() -> bool:
+        async with db.sessionmaker() as session:
+            job = await session.get(Job, job_id)
+            return job is not None and job.status == status
+
+    await wait_until(reached, what=f"job {job_id} to be {status.value}", within=20)
 
 
 async def ping_job(db: Resources) -> uuid.UUID:
@@ -100,7 +111,7 @@ async def test_worker_keeps_working_across_a_redis_restart(
         await wait_for_status(db, before, JobStatus.SUCCEEDED)
 
         private_redis.restart()  # Redis dies and comes back empty
-        await asyncio.sleep(1.5)
+        await wait_until(private_redis.answers, what="Redis to come back")
 
         after = await ping_job(db)
         for _ in range(50):  # the API's enqueue would also retry via the watchdog

@@ -27,6 +27,8 @@ class Receiver:
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     delays: dict[str, float] = field(default_factory=dict)
     answers: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    in_flight: int = 0
+    most_in_flight: int = 0  # the most requests it was answering at one moment
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -49,7 +51,12 @@ class Receiver:
                 break
         headers = {key.decode(): value.decode() for key, value in scope["headers"]}
         self.requests.append(Received(path=scope["path"], headers=headers, body=body))
-        await asyncio.sleep(self.delays.get(scope["path"], 0))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delays.get(scope["path"], 0))  # a slow receiver
+        finally:
+            self.in_flight -= 1
         if scope["path"] in self.answers:
             status, extra = self.answers[scope["path"]]
         else:

@@ -421,15 +421,13 @@ async def test_a_slow_endpoint_with_a_backlog_does_not_hold_up_another(
     await register(client, receiver.url("/fast"))
     await emit_committed(db, n=99)  # due after the whole slow backlog
 
-    started = asyncio.get_running_loop().time()
     attempted = await deliver_due(db)
-    elapsed = asyncio.get_running_loop().time() - started
 
     paths = [request.path for request in receiver.requests]
     assert paths.count("/fast") == 1
     assert paths.count("/slow") == 5  # its share of the batch; the rest wait for the next
     assert attempted == 6
-    assert elapsed < 2  # sent side by side, not one after another
+    assert receiver.most_in_flight >= 5  # sent side by side, not one after another
 
 
 def first_gap(delivery: dict[str, Any]) -> dt.timedelta:

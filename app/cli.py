@@ -8,22 +8,30 @@ ORM. No import here dodges a cycle: the CLI is the top of the layers (`.importli
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
+import fcntl
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 import uvicorn
 import yaml
 
-from app.config import get_settings
+from app.config import DEV_OPS_KEY, get_settings
 
 cli = typer.Typer(help="Directo sync gateway", no_args_is_help=True, add_completion=False)
 
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi.yaml"
+# Held by a running `dev` (flock, released when it exits however it exits).
+DEV_LOCK_PATH = Path(__file__).resolve().parents[1] / ".run" / "dev.lock"
+_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _exit_on_missing_dependencies() -> None:
@@ -57,16 +65,37 @@ def serve(
     port: int = typer.Option(8000),
     workers: int = typer.Option(1, help="uvicorn worker processes"),
 ) -> None:
-    """Run the HTTP API."""
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-    )
+    """Run the HTTP API.
+
+    The app writes its own structured access line per request (`http_request`), so
+    uvicorn's is off. With `--workers N` (N > 1) every process counts its metrics into
+    `PROMETHEUS_MULTIPROC_DIR` and `/metrics` merges them: a fresh temporary directory,
+    removed at exit, unless the variable names one.
+    """
+    with _multiprocess_metrics(workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+        )
+
+
+@contextlib.contextmanager
+def _multiprocess_metrics(workers: int) -> Iterator[None]:
+    if workers <= 1 or os.environ.get(_MULTIPROC_DIR):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="directo-gateway-metrics-") as directory:
+        os.environ[_MULTIPROC_DIR] = directory  # inherited by uvicorn's worker processes
+        try:
+            yield
+        finally:
+            del os.environ[_MULTIPROC_DIR]
 
 
 @cli.command()
@@ -220,6 +249,91 @@ def reload(
 
 
 @cli.command()
+def schedule(
+    date: dt.datetime | None = typer.Option(
+        None, formats=["%Y-%m-%d"], help="The day (YYYY-MM-DD, Baltic time); default: today"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List only; create nothing"),
+) -> None:
+    """List the scheduled statistics reads due on a day and create (and queue) those due by
+    now that were never created.
+
+    One line per company, Directo database, month and read (first / settle): its clients,
+    due time and whether its job exists. Exits 0 when listed (and created), 1 on a database
+    or queue error, 2 on bad input or a missing dependency.
+    """
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.queue.names import JobName
+    from app.resources import open_resources
+    from app.statistics.import_days import local_today
+    from app.statistics.schedule_report import format_schedule, schedule_for_day
+
+    day = date.date() if date else local_today()
+
+    async def run() -> list[str]:
+        async with open_resources(get_settings()) as resources:
+            async with resources.sessionmaker() as session, session.begin():
+                report = await schedule_for_day(
+                    session,
+                    day=day,
+                    now=dt.datetime.now(dt.UTC),
+                    timing=resources.settings.statistics,
+                    create=not dry_run,
+                )
+            for job in report.jobs:
+                await resources.queue.enqueue(JobName.STATISTICS_IMPORT, job.id)
+        return format_schedule(report)
+
+    _exit_on_missing_dependencies()
+    try:
+        lines = asyncio.run(run())
+    except (SQLAlchemyError, OSError) as error:
+        cause = getattr(error, "orig", None) or error
+        first_line = (str(cause).splitlines() or [""])[0]
+        typer.secho(f"schedule failed: {type(cause).__name__}: {first_line}", err=True)
+        raise typer.Exit(code=1) from None
+    except RedisError as error:  # after the commit: the watchdog queues the jobs within a minute
+        typer.secho(f"schedule created its jobs but could not queue them: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    for line in lines:
+        typer.echo(line)
+
+
+@cli.command()
+def demo(
+    api_url: str = typer.Option("http://127.0.0.1:8000", help="The gateway `dev` runs"),
+    api_key: str = typer.Option("dev-api-key", help="A key of GATEWAY_API__KEYS"),
+    sandbox_url: str = typer.Option("http://127.0.0.1:8765", help="The Directo sandbox"),
+    company: str = typer.Option("demo-company", help="Uku company id to play"),
+    client: str = typer.Option("demo-client", help="Uku client id to link"),
+    paid_timeout: float = typer.Option(300, help="Seconds to wait for invoice.paid"),
+) -> None:
+    """Run the whole flow against a running gateway (`./scripts/dev`) and its sandbox:
+    enable, connect, import, link, summary settings, reload, export, pay, invoice.paid.
+
+    Prints each step, what came back and where the console shows it. Exits 1 with the
+    failing step's message.
+    """
+    from app.demo import DemoFailed, DemoOptions, run_demo
+
+    options = DemoOptions(
+        api_url=api_url.rstrip("/"),
+        api_key=api_key,
+        sandbox_url=sandbox_url.rstrip("/"),
+        company_id=company,
+        client_id=client,
+        paid_timeout=paid_timeout,
+    )
+    try:
+        asyncio.run(run_demo(options, typer.echo))
+    except DemoFailed as failure:
+        typer.secho(f"\ndemo failed at {failure.step!r}: {failure.message}", fg="red", err=True)
+        raise typer.Exit(code=1) from None
+
+
+@cli.command()
 def sandbox(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8765),
@@ -238,20 +352,54 @@ def sandbox(
 def dev(
     port: int = typer.Option(8000),
     sandbox_port: int = typer.Option(8765, help="Where the Directo sandbox listens"),
+    lock_file: Path = typer.Option(DEV_LOCK_PATH, hidden=True),
 ) -> None:
     """Migrate, then run the API and a worker together (the newcomer's one command).
 
     Unless GATEWAY_DIRECTO__BASE_URL is set, the Directo sandbox runs too and the gateway
-    talks to it, so the whole flow works without a Directo account.
+    talks to it, so the whole flow works without a Directo account. One at a time per
+    checkout: a second `dev` says which one runs and exits 1.
     """
+    with _only_dev(lock_file, port=port):
+        _run_dev(port=port, sandbox_port=sandbox_port)
+
+
+@contextlib.contextmanager
+def _only_dev(lock_file: Path, *, port: int) -> Iterator[None]:
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            typer.secho(
+                f"./scripts/dev is already running ({holder}): use that one, or stop it "
+                "(Ctrl-C in its terminal) first.",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            raise typer.Exit(code=1) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, API on http://127.0.0.1:{port}")
+        handle.flush()
+        yield
+
+
+def _run_dev(*, port: int, sandbox_port: int) -> None:
     os.environ.setdefault("GATEWAY_LOG__FORMAT", "console")
     os.environ.setdefault("GATEWAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")
     os.environ.setdefault("GATEWAY_WEBHOOKS__ALLOW_HTTP", "true")
+    # The operations console at /ops, signed in to with this development-only key.
+    os.environ.setdefault("GATEWAY_OPS__KEYS", DEV_OPS_KEY)
     with_sandbox = "GATEWAY_DIRECTO__BASE_URL" not in os.environ
     if with_sandbox:
         os.environ["GATEWAY_DIRECTO__BASE_URL"] = f"http://127.0.0.1:{sandbox_port}"
         # The sandbox answers at once; production's 60 s between retries would only stall demos.
         os.environ.setdefault("GATEWAY_DIRECTO__RETRY_BASE_DELAY", "2")
+        # A receipt added in the sandbox shows as paid within a minute or two, not 15.
+        os.environ.setdefault("GATEWAY_SYNC__PAYMENT_POLL_MINUTES", "0.5")
     get_settings.cache_clear()
     migrate(create_database=True)
     executable = [sys.executable, "-m", "app.cli"]
@@ -263,6 +411,12 @@ def dev(
         sandbox_command = [*executable, "sandbox", "--port", str(sandbox_port)]
         children.append(subprocess.Popen(sandbox_command))  # noqa: S603
     typer.echo(f"API on http://127.0.0.1:{port} (docs at /docs); worker running. Ctrl-C stops.")
+    if os.environ["GATEWAY_OPS__KEYS"] == DEV_OPS_KEY:
+        typer.echo(f"Operations console: http://127.0.0.1:{port}/ops (key: {DEV_OPS_KEY}).")
+    typer.echo(
+        f"API key: dev-api-key. The whole flow, step by step: .venv/bin/directo-gateway demo "
+        f"--api-url http://127.0.0.1:{port} --sandbox-url http://127.0.0.1:{sandbox_port}"
+    )
     _supervise(children)
 
 

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Development-only secrets: well known, so production refuses them (see Settings._no_dev_secrets).
 DEV_API_KEY = "dev-api-key"
+DEV_OPS_KEY = "dev-operations-key"  # what ./scripts/dev signs in to the console with
 DEV_ENCRYPTION_KEY = "dev:" + base64.urlsafe_b64encode(b"directo-gateway-development-key!").decode()
 
 
@@ -124,7 +125,28 @@ class DirectoSettings(BaseModel):
         default=60.0, ge=0, description="Directo asks for at least 60 s between retries"
     )
     retry_max_delay: float = Field(default=600.0, ge=0)
-    max_concurrency_per_connection: int = Field(default=4, ge=1)
+    max_concurrency_per_connection: int = Field(
+        default=4,
+        ge=1,
+        description=(
+            "Calls in flight per Directo connection (endpoint and token), across every job, "
+            "worker process and API replica sharing the Redis queue"
+        ),
+    )
+    interactive_reserved_slots: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "Of max_concurrency_per_connection, slots bulk reads never take, so a connection "
+            "test or invoice put never waits behind a long feed read (at most the cap - 1)"
+        ),
+    )
+    budget_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A budget slot's lease, renewed while held; a dead process's slots "
+        "come back after it",
+    )
     date_format: Literal["dmy", "iso"] = Field(
         default="dmy",
         description=(
@@ -132,6 +154,21 @@ class DirectoSettings(BaseModel):
             "iso = yyyy-mm-dd; the connection test reports date_format_mismatch when "
             "Directo reads the other one"
         ),
+    )
+    # Defaults repeated in app/statistics/read_plan.py (MONTHS_PER_READ, PER_CODE_READS_UP_TO).
+    statistics_months_per_read: int = Field(
+        default=3,
+        ge=1,
+        le=12,
+        description="Months one shared statistics read of a database covers (Directo has "
+        "no paging: longer ranges are split so one answer stays small)",
+    )
+    statistics_per_code_reads_up_to: int = Field(
+        default=2,
+        ge=0,
+        description="Linked clients' customer codes up to which a database is read per code "
+        "(customercode filter) rather than whole; per code also whenever that is no more "
+        "calls than the shared reads",
     )
 
 
@@ -146,11 +183,90 @@ class SyncSettings(BaseModel):
     payment_poll_minutes: float = Field(default=15.0, gt=0)
     job_timeout_seconds: int = Field(default=3600, ge=10)
     heartbeat_seconds: float = Field(default=15.0, gt=0)
+    max_queued_jobs: int = Field(
+        default=1000,
+        ge=1,
+        description=(
+            "Jobs the crons keep waiting in Redis at most; the rest wait in PostgreSQL "
+            "(status queued) and the watchdog queues them as room frees"
+        ),
+    )
+    worker_max_jobs: int = Field(
+        default=200,
+        ge=1,
+        description=(
+            "Jobs one worker process runs at once; most wait on Directo (bounded by the "
+            "budget), so this is bounded by memory and the database pool, not by CPU"
+        ),
+    )
+
+
+class StatisticsSettings(BaseModel):
+    """When the scheduled import reads a month, in the client's local time (README, "The
+    statistics schedule")."""
+
+    first_read_local_hour: int | None = Field(
+        default=None,
+        ge=0,
+        le=23,
+        description="Local hour of the import day from which the month is first read; "
+        "none: from the midnight that ends the import day",
+    )
+    settle_after_days: int = Field(
+        default=7,
+        ge=0,
+        le=60,
+        description="The month is read again from local midnight starting this many days "
+        "after its import day, so late bookings arrive (the settle read); 0: never",
+    )
+
+
+class CallLogSettings(BaseModel):
+    """The log of every Directo call (`directo_calls`, `GET /v1/jobs/{id}/calls`)."""
+
+    retention_days: int = Field(default=30, ge=1, description="Days a call is kept")
+    flush_seconds: float = Field(
+        default=5.0, gt=0, description="How often each process writes its buffered calls"
+    )
+
+
+class WorkerSettings(BaseModel):
+    """Each worker process serves its own Prometheus `/metrics` (README: Metrics)."""
+
+    metrics_port: int = Field(
+        default=9100, ge=0, le=65535, description="Port of the worker's /metrics; 0: none"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's /metrics listens on (0.0.0.0 in a container)",
+    )
 
 
 class LogSettings(BaseModel):
     format: Literal["json", "console"] = "json"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class OpsSettings(BaseModel):
+    """The operations console at `/ops`: off (404) until at least one key is set."""
+
+    keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Operations keys that sign in to the console (separate from the API "
+        "keys); several at once allow rotation; none: the console is off",
+    )
+    session_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, description="How long a console sign-in lasts"
+    )
+
+    _split = field_validator("keys", mode="before")(_split_list)
+
+    @field_validator("keys")
+    @classmethod
+    def _long_enough(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        if any(len(key.get_secret_value()) < 16 for key in keys):
+            raise ValueError("operations keys must be at least 16 characters long")
+        return keys
 
 
 class Settings(BaseSettings):
@@ -168,7 +284,11 @@ class Settings(BaseSettings):
     directo: DirectoSettings = DirectoSettings()
     webhooks: WebhookSettings = WebhookSettings()
     sync: SyncSettings = SyncSettings()
+    statistics: StatisticsSettings = StatisticsSettings()
     log: LogSettings = LogSettings()
+    worker: WorkerSettings = WorkerSettings()
+    call_log: CallLogSettings = CallLogSettings()
+    ops: OpsSettings = OpsSettings()
 
     @model_validator(mode="after")
     def _no_dev_secrets(self) -> Settings:
@@ -180,6 +300,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "production refuses the development encryption key: set GATEWAY_ENCRYPTION__KEYS"
             )
+        if any(key.get_secret_value() == DEV_OPS_KEY for key in self.ops.keys):
+            raise ValueError(
+                "production refuses the development operations key: set GATEWAY_OPS__KEYS"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ops_keys_apart(self) -> Settings:
+        """An operations key opens the console, an API key the API: one value must not do both."""
+        api_keys = {key.get_secret_value() for key in self.api.keys}
+        if any(key.get_secret_value() in api_keys for key in self.ops.keys):
+            raise ValueError("an operations key must differ from every API key")
         return self
 
 

@@ -2,7 +2,8 @@
 
     {"type": "urn:directo-gateway:problem:not_found", "title": "Not Found", "status": 404,
      "detail": "…", "code": "not_found",
-     "errors": [{"loc": [...], "code": "...", "message": "...", "fix": "..."}]}
+     "errors": [{"loc": [...], "code": "...", "message": "...", "fix": "..."}],
+     "request_id": "…"}
 
 Routers and services raise `AppError` (or a subclass); the API's handlers
 (`app.api.problems`) turn it, Starlette's HTTP errors, database errors and anything
@@ -17,6 +18,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+
+from app.correlation import REQUEST_ID, REQUEST_ID_HEADER
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -38,6 +41,11 @@ class Problem(BaseModel):
     detail: str
     code: str
     errors: list[ProblemItem] = Field(default_factory=list)
+    request_id: str | None = Field(
+        default=None,
+        description="The request's X-Request-ID (also in that response header): quote it "
+        "when asking about this answer",
+    )
 
 
 # Titles that differ between Python versions' HTTPStatus tables are pinned (RFC 9110 names).
@@ -73,6 +81,7 @@ class AppError(Exception):
             detail=self.detail,
             code=self.code,
             errors=self.errors,
+            request_id=REQUEST_ID.get(),
         )
 
 
@@ -87,9 +96,16 @@ class Conflict(AppError):
 
 
 def problem_response(error: AppError) -> JSONResponse:
+    """The problem+json answer, naming the request id of the context in body and header (the
+    header too, because an answer to an unexpected error leaves past the middleware that
+    echoes it on every other answer)."""
+    request_id = REQUEST_ID.get()
+    headers = dict(error.headers or {})
+    if request_id is not None:
+        headers[REQUEST_ID_HEADER] = request_id
     return JSONResponse(
         error.to_problem().model_dump(mode="json"),
         status_code=error.status,
         media_type=PROBLEM_MEDIA_TYPE,
-        headers=error.headers,
+        headers=headers or None,
     )

@@ -15,19 +15,25 @@ from app.api import (
     exports,
     health,
     jobs,
+    lists,
     payment_terms,
     reloads,
     statistics,
+    sync_status,
     validation,
+    webhook_events,
     webhooks,
 )
 from app.api.deps import ApiKeyGate, require_api_key
+from app.api.docs import install_docs
 from app.api.limits import BodyLimit
 from app.api.openapi import install_openapi
 from app.api.pagination import Cursors
 from app.api.problems import install_error_handlers
+from app.api.request_context import RequestContext
 from app.api.responses import problems
 from app.config import Settings, get_settings
+from app.console.mount import install_console
 from app.logging import configure_logging
 from app.metrics import RequestMetricsMiddleware
 from app.resources import open_resources
@@ -57,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "monthly work statistics, reloads, invoice export and paid status, webhooks."
         ),
         lifespan=lifespan,
+        docs_url=None,  # app.api.docs serves them with local assets
+        redoc_url=None,
     )
     app.state.cursors = Cursors.from_settings(settings)
     # Readiness's view of the stored key ids, cached for a few seconds across its probes.
@@ -64,12 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(RequestValidationError, validation.validation_failed)
     install_openapi(app)
+    install_docs(app)
+    app.webhooks.include_router(webhook_events.router)
     # Innermost first. The key is checked before the body's size, so an anonymous caller
     # learns nothing but 401 and its body is never read: 401, then 413, then 404/422.
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(ApiKeyGate, keys=settings.api.keys)
     # Added last, so outermost: it counts the gate's 401s too (as route "unmatched").
     app.add_middleware(RequestMetricsMiddleware)
+    # Outside even that: every answer, the gate's 401 included, echoes the request id, and
+    # every log line of the request carries it.
+    app.add_middleware(RequestContext)
     app.include_router(health.router)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=problems(401))
@@ -81,5 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(reloads.router)
     v1.include_router(exports.router)
     v1.include_router(payment_terms.router)
+    v1.include_router(lists.router)
+    v1.include_router(sync_status.router)
     app.include_router(v1)
+    install_console(app, settings)  # /ops, only when GATEWAY_OPS__KEYS is set
     return app

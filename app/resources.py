@@ -4,6 +4,8 @@ secret box. Nothing here is built at import time."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.budget.directo import open_budget
+from app.calllog.recorder import CallLog, observer, periodic_flush
 from app.config import Settings
 from app.db.session import create_engine, create_reader_engine, create_sessionmaker
 from app.directo.client import DirectoClient
@@ -29,6 +33,7 @@ class Resources:
     queue: JobQueue
     secrets: SecretBox
     directo: DirectoClient
+    call_log: CallLog  # this process's buffer of Directo calls (`app/calllog`)
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -53,18 +58,35 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     reader = create_reader_engine(settings.database)
     http = build_http_client(settings)
     queue = open_queue(settings.redis)
+    budget = open_budget(settings.redis, settings.directo)
+    sessionmaker = create_sessionmaker(engine)
+    call_log = CallLog()
+    flusher = asyncio.create_task(
+        periodic_flush(call_log, sessionmaker, every=settings.call_log.flush_seconds)
+    )
     try:
         yield Resources(
             settings=settings,
             engine=engine,
             reader=reader,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             http=http,
             queue=queue,
             secrets=SecretBox(settings.encryption.keys),
-            directo=DirectoClient(http, settings.directo, observer=observe_directo_call),
+            directo=DirectoClient(
+                http,
+                settings.directo,
+                observer=observer(observe_directo_call, call_log.record),
+                budget=budget,
+            ),
+            call_log=call_log,
         )
     finally:
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+        await call_log.flush(sessionmaker)
+        await budget.close()
         await queue.close()
         await http.aclose()
         await reader.dispose()

@@ -26,6 +26,7 @@ from app.db.base import Base
 from app.directo.sandbox import SandboxState, serve_in_thread
 from app.main import create_app
 from app.resources import Resources, open_resources
+from tests.support.event_contract import EventAudit
 
 API_KEY = "test-api-key"
 ROTATED_API_KEY = "test-api-key-rotated"
@@ -54,6 +55,8 @@ def make_settings(**overrides: object) -> Settings:
         "webhooks": {"allow_private_targets": True, "allow_http": True},
         "sync": {"heartbeat_seconds": 0.5},
         "log": {"format": "console", "level": "INFO"},
+        # No worker /metrics unless a test asks (concurrent test runs would share a port).
+        "worker": {"metrics_port": 0},
     }
     values.update(overrides)
     return Settings.model_validate(values)
@@ -117,10 +120,24 @@ async def _delete_redis_keys(settings: Settings) -> None:
         await redis.aclose()
 
 
+@pytest.fixture(scope="session")
+def event_audit(settings: Settings) -> EventAudit:
+    return EventAudit(settings)
+
+
 @pytest.fixture
-async def db(resources: Resources) -> AsyncIterator[Resources]:
-    """Resources with a clean database and queue after the test."""
+async def db(resources: Resources, event_audit: EventAudit) -> AsyncIterator[Resources]:
+    """Resources with a clean database and queue after the test; the events the gateway
+    emitted during it must match their webhook schemas (tests/support/event_contract.py)."""
+    await event_audit.start(resources)
     yield resources
+    try:
+        await event_audit.check(resources)
+    finally:
+        await _truncate(resources)
+
+
+async def _truncate(resources: Resources) -> None:
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     async with resources.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
 from app.config import Settings
 from app.db.admin import drop_database
 from app.preflight import dependency_problems
@@ -41,6 +43,7 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 async def test_migrate_creates_the_database_then_is_idempotent() -> None:
     url = f"{POSTGRES_URL}/gw_cli_{uuid.uuid4().hex[:10]}"
     env = {"GATEWAY_DATABASE__URL": url}
@@ -55,6 +58,7 @@ async def test_migrate_creates_the_database_then_is_idempotent() -> None:
         await drop_database(url)
 
 
+@pytest.mark.slow
 def test_migrate_with_redis_down_exits_2_with_the_fix() -> None:
     result = _cli("migrate", env={"GATEWAY_REDIS__URL": "redis://127.0.0.1:1/0"})
     assert result.returncode == 2

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.pagination import Cursors
 from app.config import Settings
+from app.directo.budget import Priority
 from app.directo.client import DirectoClient
 from app.errors import AppError, problem_response
 from app.queue.names import JobName
@@ -44,7 +45,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 async def get_directo(resources: ResourcesDep) -> DirectoClient:
-    return resources.directo
+    """The Directo client at interactive priority: someone waits for a route's calls."""
+    return resources.directo.with_priority(Priority.INTERACTIVE)
 
 
 DirectoDep = Annotated[DirectoClient, Depends(get_directo)]

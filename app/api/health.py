@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import Awaitable
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from app.api.deps import ResourcesDep
 from app.api.responses import problems
 from app.db.repositories import system as system_repo
 from app.errors import AppError, ProblemItem
+from app.metrics import exposition
 from app.resources import Resources
 from app.security.coverage import KeyCoverage
 
@@ -103,5 +103,7 @@ async def readyz(request: Request, resources: ResourcesDep) -> Readiness:
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 async def metrics() -> Response:
-    """Prometheus metrics in the text exposition format."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics in the text exposition format (every API process's, merged, under
+    `serve --workers N`; README: Metrics)."""
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)

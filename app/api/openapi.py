@@ -27,6 +27,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         version=app.version,
         description=app.description,
         routes=app.routes,
+        webhooks=app.webhooks.routes,
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
@@ -41,6 +42,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             for status, response in operation.get("responses", {}).items():
                 if status.startswith(("4", "5")):
                     response["content"] = _problem_content()
+    for path_item in document.get("webhooks", {}).values():
+        for operation in path_item.values():  # the receiver's validation is not ours
+            operation["responses"].pop("422", None)
     app.openapi_schema = document
     return document
 

@@ -134,11 +134,7 @@ async def list_deliveries(
 )
 async def redeliver(delivery_id: uuid.UUID, uow: UnitOfWorkDep) -> DeliveryOut:
     """Send the delivery's event again now (same webhook-id, so receivers can deduplicate)."""
-    delivery = await webhook_repo.get_delivery(uow.session, delivery_id)
-    if delivery is None:
-        raise NotFound("webhook delivery")
-    await webhook_repo.schedule_redelivery(uow.session, delivery.id)
-    await uow.session.refresh(delivery)
+    delivery = await service.redeliver(uow.session, delivery_id)
     event = await uow.session.get(Event, delivery.event_id)
     assert event is not None
     attempts = await webhook_repo.attempts_of(uow.session, [delivery.id])

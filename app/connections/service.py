@@ -33,7 +33,9 @@ def credentials_of(connection: Connection, secrets: SecretBox) -> DirectoCredent
     """The connection's credentials, decrypted for one use (never stored elsewhere)."""
     sealed = Sealed(ciphertext=connection.token_encrypted, key_id=connection.token_key_id)
     token = secrets.open(sealed, context=token_context(connection.id))
-    return DirectoCredentials(token=token, database_code=connection.database_code)
+    return DirectoCredentials(
+        token=token, database_code=connection.database_code, connection_id=connection.id
+    )
 
 
 async def enable(

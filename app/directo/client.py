@@ -23,6 +23,7 @@ to the document nor that the request was refused whole (see `errors`).
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import random
 import time
@@ -31,10 +32,10 @@ from datetime import date, datetime
 from typing import TypeVar
 
 import httpx
-from pydantic import BaseModel
 
 from app.config import DirectoSettings
-from app.directo import codec, feeds, results, schemas
+from app.directo import codec, feeds, results, schemas, summaries
+from app.directo.budget import DirectoBudget, Lease, Priority, budget_key
 from app.directo.credentials import DirectoCredentials
 from app.directo.errors import (
     DirectoAuthError,
@@ -52,7 +53,9 @@ from app.directo.transport import (
     transport_error,
 )
 
-R = TypeVar("R", bound="BaseModel")
+# A feed's records: models, or the lean summaries the statistics read (`summaries`).
+R = TypeVar("R")
+T = TypeVar("T")
 Moment = datetime | date | None
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class DirectoClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
         observer: Callable[[CallRecord], None] | None = None,
+        budget: DirectoBudget | None = None,
     ) -> None:
         self._http = http
         self._settings = settings
@@ -77,6 +81,22 @@ class DirectoClient:
         self._rng = rng
         self._observer = observer
         self._base = settings.base_url.rstrip("/")
+        self._budget = budget
+        self._priority = Priority.BULK
+
+    def with_priority(self, priority: Priority) -> DirectoClient:
+        """This client, its feed reads waiting for the budget at ``priority`` (puts are
+        always `Priority.INTERACTIVE`); the default is `Priority.BULK`."""
+        clone = copy.copy(self)
+        clone._priority = priority
+        return clone
+
+    async def _lease(self, creds: DirectoCredentials, priority: Priority) -> Lease | None:
+        """A slot of the connection's budget for one HTTP attempt (waits for it)."""
+        if self._budget is None:
+            return None
+        key = budget_key(self.endpoint(creds), creds.token)
+        return await self._budget.acquire(key, priority=priority)
 
     def endpoint(self, creds: DirectoCredentials) -> str:
         """The URL these credentials talk to."""
@@ -121,11 +141,38 @@ class DirectoClient:
         started: float,
         status: int | None,
         error: DirectoError | None,
+        *,
+        creds: DirectoCredentials,
+        filters: Mapping[str, str] | None = None,
+        size: int | None = None,
+        records: int | None = None,
+        results: Sequence[schemas.PutResult] = (),
     ) -> None:
-        if self._observer is not None:
-            elapsed = time.perf_counter() - started
-            code = error.code if error else None
-            self._observer(CallRecord(op, what, attempt, elapsed, status, code))
+        """Hand the attempt's `CallRecord` to the observer: Directo's first result of a put,
+        else the error's words (Directo's own text when it sent one)."""
+        if self._observer is None:
+            return
+        elapsed = time.perf_counter() - started
+        result_type = str(results[0].type) if results else None
+        result_text = (results[0].desc or None) if results else None
+        if error is not None:
+            result_text = error.directo_text or error.message
+        self._observer(
+            CallRecord(
+                op,
+                what,
+                attempt,
+                elapsed,
+                status,
+                error.code if error else None,
+                filters=filters or {},
+                bytes_received=size,
+                records=records,
+                result_type=result_type,
+                result_text=result_text,
+                connection_id=creds.connection_id,
+            )
+        )
 
     async def iter_feed(
         self,
@@ -149,7 +196,10 @@ class DirectoClient:
         form = self._form(creds, routing)
         attempts = max_attempts or self._settings.max_attempts
         for attempt in range(1, attempts + 1):
+            lease = await self._lease(creds, self._priority)  # held while the body streams
             started, status, yielded = time.perf_counter(), None, False
+            response: httpx.Response | None = None
+            records = 0
             try:
                 timeout = self._timeout(self._settings.feed_read_timeout)
                 request = self._http.stream(
@@ -165,8 +215,13 @@ class DirectoClient:
                     )
                     async for batch in batches:
                         yielded = True
+                        records += len(batch)
                         yield batch
-                self._observe("get", feed.what, attempt, started, status, None)
+                size = response.num_bytes_downloaded
+                self._observe(
+                    "get", feed.what, attempt, started, status, None,
+                    creds=creds, filters=filters_sent, size=size, records=records,
+                )  # fmt: skip
                 return
             except httpx.HTTPError as exc:
                 error = transport_error(exc)
@@ -174,7 +229,14 @@ class DirectoClient:
                 error = self._date_error(exc)
             except DirectoError as exc:
                 error = exc
-            self._observe("get", feed.what, attempt, started, status, error)
+            finally:
+                if lease is not None:
+                    await lease.release()
+            read = response.num_bytes_downloaded if response is not None else None
+            self._observe(
+                "get", feed.what, attempt, started, status, error,
+                creds=creds, filters=filters_sent, size=read, records=records,
+            )  # fmt: skip
             if yielded or not error.retryable or attempt >= attempts:
                 raise error
             await self._back_off(attempt, f"get {feed.what}", error)
@@ -270,6 +332,24 @@ class DirectoClient:
         filters = {"ts": ts, "date1": date1, "date2": date2, "number": number}
         return self.iter_feed(creds, feeds.TRANSACTIONS, filters=filters, batch_size=batch_size)
 
+    def iter_summaries(
+        self,
+        creds: DirectoCredentials,
+        what: str,
+        *,
+        date1: date,
+        date2: date,
+        customercode: str | None = None,
+        batch_size: int = 1000,
+    ) -> AsyncGenerator[list[summaries.Summary], None]:
+        """The statistics' read of one document feed (``what``: invoice, receipt, purchase,
+        transaction) as lean `summaries` — the values a tally reads, checked as the models
+        check them, at about twice the models' speed; ``customercode`` for invoices and
+        receipts only. See `iter_feed`."""
+        filters = {"date1": date1, "date2": date2, "customercode": customercode}
+        feed = summaries.BY_WHAT[what]
+        return self.iter_feed(creds, feed, filters=filters, batch_size=batch_size)
+
     async def put_invoices(
         self,
         creds: DirectoCredentials,
@@ -307,17 +387,19 @@ class DirectoClient:
         form = self._form(creds, routing, xmldata=xmldata)
         attempts = max_attempts or self._settings.max_attempts
         for attempt in range(1, attempts + 1):
+            lease = await self._lease(creds, Priority.INTERACTIVE)
             started = time.perf_counter()
             try:
-                response = await self._http.post(
+                post = self._http.post(
                     self.endpoint(creds),
                     params=routing,
                     data=form,
                     timeout=self._timeout(self._settings.read_timeout),
                 )
+                response = await _releasing(lease, post)
             except SAFE_PUT_ERRORS as exc:
                 error = transport_error(exc)
-                self._observe("put", what, attempt, started, None, error)
+                self._observe("put", what, attempt, started, None, error, creds=creds)
                 if attempt >= attempts:
                     raise error from None
                 await self._back_off(attempt, f"put {what}", error)
@@ -327,14 +409,21 @@ class DirectoClient:
                     f"the {what} put was sent but no answer came back ({type(exc).__name__}): "
                     "outcome unknown"
                 )
-                self._observe("put", what, attempt, started, None, unknown)
+                self._observe("put", what, attempt, started, None, unknown, creds=creds)
                 raise unknown from None
+            size = len(response.content)
             try:
                 answer = self._put_answer(what, response)
             except DirectoError as exc:
-                self._observe("put", what, attempt, started, response.status_code, exc)
+                self._observe(
+                    "put", what, attempt, started, response.status_code, exc,
+                    creds=creds, size=size,
+                )  # fmt: skip
                 raise
-            self._observe("put", what, attempt, started, response.status_code, None)
+            self._observe(
+                "put", what, attempt, started, response.status_code, None,
+                creds=creds, size=size, records=len(answer), results=answer,
+            )  # fmt: skip
             return answer
         raise AssertionError("unreachable: the loop returns or raises")
 
@@ -358,3 +447,12 @@ class DirectoClient:
                 f"({exc.message}): outcome unknown",
                 directo_text=exc.directo_text,
             ) from None
+
+
+async def _releasing(lease: Lease | None, call: Awaitable[T]) -> T:
+    """``await call``, then give the budget's slot back (before any back-off)."""
+    try:
+        return await call
+    finally:
+        if lease is not None:
+            await lease.release()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 
 _DATABASE_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
@@ -30,11 +31,13 @@ class DirectoCredentials:
 
     The repr and str never show the token; `token_hint` (last 4 characters) is what may be
     shown or logged. Raises ``ValueError`` for a database code that is not a plain path
-    segment (it becomes part of the URL).
+    segment (it becomes part of the URL). ``connection_id`` is the gateway's id of the
+    stored credential, never sent: it only labels each call's `CallRecord`.
     """
 
     token: str = field(repr=False)
     database_code: str | None = None
+    connection_id: uuid.UUID | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.database_code is not None and not _DATABASE_CODE.fullmatch(self.database_code):

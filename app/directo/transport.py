@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -21,7 +23,8 @@ SAFE_PUT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
-    """What one HTTP attempt did, for metrics and logs (never carries the token)."""
+    """What one HTTP attempt did, for metrics, logs and the call log (never carries the
+    token: `filters` are the query-string filters only, never the form body)."""
 
     op: str  # "get" or "put"
     what: str
@@ -29,6 +32,12 @@ class CallRecord:
     seconds: float
     status_code: int | None
     error_code: str | None
+    filters: Mapping[str, str] = field(default_factory=dict)
+    bytes_received: int | None = None  # the body's size as read (a feed: what was streamed)
+    records: int | None = None  # a feed's records decoded; a put's results
+    result_type: str | None = None  # a put's first Directo `Type`
+    result_text: str | None = None  # a put's first `Desc`, or the error's message / text
+    connection_id: uuid.UUID | None = None  # `DirectoCredentials.connection_id`
 
 
 def transport_error(exc: httpx.HTTPError) -> DirectoError:

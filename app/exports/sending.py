@@ -41,6 +41,7 @@ from app.connections.service import credentials_of
 from app.db.models import ExportStatus, InvoiceExport, Job
 from app.db.repositories import connections as connection_repo
 from app.db.repositories import exports as export_repo
+from app.directo.budget import Priority
 from app.directo.capability_probe import Capability, DirectoFeedNotActivated
 from app.directo.client import DirectoClient
 from app.directo.codec import parse_document
@@ -213,7 +214,8 @@ async def send_export(context: JobContext) -> JobOutcome:
                 fix="Connect Directo again, then export the invoice with a new key.",
             ),
         )
-    directo = context.resources.directo
+    # Interactive: the put's look-ups go ahead of bulk reads, as the put itself does.
+    directo = context.resources.directo.with_priority(Priority.INTERACTIVE)
     creds = credentials_of(connection, context.resources.secrets)
     try:
         if export.status is ExportStatus.SENDING:  # an earlier put may have landed: ask first

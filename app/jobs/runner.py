@@ -8,7 +8,10 @@ For every run of a tracked job the runner
    (`interrupted`) from a slow one;
 3. runs the handler in one session and commits the handler's writes **together with** the
    final status, so a job is never `succeeded` without its data nor its data without status;
-4. classifies failures: an exception with `retryable = True` puts the job back to `queued`
+4. binds the job's id and the request id stored on it (`app.correlation`) for the run, so
+   every log line of the run — its Directo calls' too — and every event it writes name both;
+5. counts the run in `gateway_job_runs_total{job,outcome}` with its duration;
+6. classifies failures: an exception with `retryable = True` puts the job back to `queued`
    and asks the queue to retry later (bounded by the spec's `max_attempts`); any other
    known error (with a `code`) fails it with that code; an unexpected one fails it as
    `internal_error` without leaking its message. Only retryable errors become queue retries.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,10 +34,11 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import correlation
 from app.db.models import Job, JobStatus
 from app.db.repositories import jobs as job_repo
 from app.errors import AppError
-from app.metrics import JOBS_FINISHED
+from app.metrics import JOBS_FINISHED, observe_job_run
 from app.queue.names import JobName
 from app.resources import Resources
 from app.webhooks.outbox import emit
@@ -120,6 +125,16 @@ class JobContext:
         """Commit the handler's work so far (for batch-committed jobs that can resume)."""
         await self.session.commit()
 
+    async def release_connection(self) -> None:
+        """Give the session's database connection back to the pool before a long wait on
+        Directo (its budget, its latency), so hundreds of jobs waiting on Directo do not
+        hold the pool. Only for a handler that has written nothing yet: what it read stays
+        loaded (sessions do not expire on commit), and its next statement takes a
+        connection again. Raises ``RuntimeError`` if the session holds unflushed writes."""
+        if self.session.new or self.session.dirty or self.session.deleted:
+            raise RuntimeError("release_connection() with pending writes")
+        await self.session.commit()
+
 
 JobHandler = Callable[[JobContext], Awaitable[JobOutcome]]
 FailureHook = Callable[[AsyncSession, Job, str, str], Awaitable[None]]
@@ -179,17 +194,32 @@ async def run_tracked_job(resources: Resources, spec: JobSpec, job_id: uuid.UUID
     if job is None:
         log.info("job_not_claimed", job_id=str(job_id), job=spec.name.value)
         return
-    bound = log.bind(job_id=str(job_id), job=spec.name.value, attempt=job.attempts)
-    heartbeat = asyncio.create_task(_heartbeat(resources, job_id, run_token))
-    try:
-        await _run_claimed(resources, spec, job, run_token, bound)
-    finally:
-        heartbeat.cancel()
+    with correlation.bound(request_id=job.request_id, job_id=job_id):
+        bound = log.bind(job=spec.name.value, attempt=job.attempts)
+        bound.info("job_started")
+        heartbeat = asyncio.create_task(_heartbeat(resources, job_id, run_token))
+        started = time.perf_counter()
+        outcome = "crashed"
+        try:
+            outcome = await _run_claimed(resources, spec, job, run_token, bound)
+        except RetryJob:
+            outcome = "retrying"
+            raise
+        except asyncio.CancelledError:
+            outcome = JobStatus.INTERRUPTED.value
+            raise
+        finally:
+            heartbeat.cancel()
+            observe_job_run(spec.name.value, outcome, time.perf_counter() - started)
+            # The run's Directo calls (and any other buffered ones): one batched INSERT.
+            await resources.call_log.flush(resources.sessionmaker)
 
 
 async def _run_claimed(
     resources: Resources, spec: JobSpec, job: Job, run_token: uuid.UUID, bound: Any
-) -> None:
+) -> str:
+    """Run the handler and record its end; returns the run's outcome (the status it
+    recorded, or `superseded`)."""
     async with resources.sessionmaker() as session:
         context = JobContext(job=job, session=session, resources=resources, run_token=run_token)
         try:
@@ -207,17 +237,18 @@ async def _run_claimed(
                 # Another run took over (we were presumed dead): our work must not land.
                 await session.rollback()
                 bound.warning("job_run_superseded")
-                return
+                return "superseded"
             await session.commit()
             JOBS_FINISHED.labels(spec.name.value, outcome.status.value).inc()
             bound.info("job_finished", status=outcome.status.value, counts=outcome.counts)
+            return outcome.status.value
         except asyncio.CancelledError:
             await session.rollback()
             await asyncio.shield(_mark_interrupted(resources, job, run_token))
             raise
         except Exception as exc:
             await session.rollback()
-            await _handle_failure(resources, spec, job, run_token, exc, bound)
+            return await _handle_failure(resources, spec, job, run_token, exc, bound)
 
 
 async def _mark_interrupted(resources: Resources, job: Job, run_token: uuid.UUID) -> None:
@@ -250,7 +281,7 @@ async def _handle_failure(
     run_token: uuid.UUID,
     exc: Exception,
     bound: Any,
-) -> None:
+) -> str:
     known = _is_user_facing(exc)
     code = str(getattr(exc, "code", "")) if known else "internal_error"
     detail = str(exc) if known else f"unexpected {type(exc).__name__}"
@@ -268,7 +299,7 @@ async def _handle_failure(
             )
             bound.warning("job_retry_scheduled", code=error["code"], delay=round(delay, 2))
             raise RetryJob(delay) from exc
-        return
+        return "superseded"
     if known:
         bound.warning("job_failed", code=error["code"], detail=detail)
     else:
@@ -286,3 +317,4 @@ async def _handle_failure(
         if finished and spec.on_failure is not None:
             await spec.on_failure(session, job, error["code"], detail)
     JOBS_FINISHED.labels(spec.name.value, JobStatus.FAILED.value).inc()
+    return JobStatus.FAILED.value

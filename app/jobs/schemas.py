@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.db.models import Job, JobStatus
 
@@ -27,6 +27,10 @@ class JobOut(BaseModel):
     errors: list[dict[str, Any]]
     result: dict[str, Any] | None
     attempts: int
+    request_id: str | None = Field(
+        description="The X-Request-ID of the API request that created the job (or of the job "
+        "that created it); null for scheduled work"
+    )
     created_at: dt.datetime
     started_at: dt.datetime | None
     heartbeat_at: dt.datetime | None
@@ -44,8 +48,14 @@ class JobOut(BaseModel):
             errors=job.errors,
             result=job.result,
             attempts=job.attempts,
+            request_id=job.request_id,
             created_at=job.created_at,
             started_at=job.started_at,
             heartbeat_at=job.heartbeat_at,
             finished_at=job.finished_at,
         )
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    next_cursor: str | None

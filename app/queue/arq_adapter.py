@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
@@ -58,12 +59,42 @@ class JobQueue:
         )
         return queued is not None
 
+    async def waiting(self) -> int:
+        """Jobs in the Redis queue (waiting for a worker, or deferred for a retry)."""
+        return int(await self._pool.zcard(self.queue_name))
+
+    async def enqueue_within(self, jobs: Sequence[tuple[JobName, uuid.UUID]], *, cap: int) -> int:
+        """Queue `jobs` in order while fewer than `cap` jobs wait in Redis, skipping those
+        already there; returns how many were queued. The others stay `queued` in PostgreSQL
+        and the watchdog queues them as room frees, so a tick that creates thousands of
+        jobs never pushes them into Redis at once."""
+        room = cap - await self.waiting()
+        if room <= 0 or not jobs:
+            return 0
+        # One round trip tells which are already queued (the watchdog offers those too).
+        scores = await self._pool.zmscore(
+            self.queue_name, [self.arq_job_id(job_id) for _, job_id in jobs]
+        )
+        queued = 0
+        for (name, job_id), score in zip(jobs, scores, strict=True):
+            if queued >= room:
+                break
+            if score is None:
+                queued += await self.enqueue(name, job_id)
+        return queued
+
     async def release(self, job_id: uuid.UUID) -> None:
         """Forget that a worker holds the job: only for a run known to be dead (its
         heartbeat stopped). arq keeps the job queued while it runs and skips it while its
         in-progress marker lives (as long as the job timeout); dropping the marker lets any
         worker pick the job up again at once."""
         await self._pool.delete(in_progress_key_prefix + self.arq_job_id(job_id))
+
+    async def release_many(self, job_ids: Sequence[uuid.UUID]) -> None:
+        """`release` for many jobs in one round trip."""
+        if job_ids:
+            keys = [in_progress_key_prefix + self.arq_job_id(job_id) for job_id in job_ids]
+            await self._pool.delete(*keys)
 
     async def ping(self) -> None:
         await self._pool.ping()

@@ -1,115 +1,157 @@
 """Scheduled monthly statistics: the hourly tick and the `statistics_import` job.
 
-The tick looks at every company with summary settings (and Directo enabled) and, for each
-client with Directo data, at the months whose import day has come (per the client's
-country's calendar, looking back a few months so that days missed while no worker ran are
-caught up). It creates one job per client and month under the deterministic dedupe key
-`statistics:<company>:<client>:<YYYY-MM>`: the key is unique in the `jobs` table, so two
-ticks, or two workers ticking at once, create each import exactly once.
+The tick creates the reads that are due (`read_times`: a month is first read after its
+import day has ended in the client's local time, and read again days later to settle it),
+one job per company, Directo database, month and read kind for all the clients it serves
+(`scheduled_reads`: each client's read is claimed once, whichever tick or worker gets
+there). The job reads the month for its clients through the read planner — each feed once
+for the whole database where that is cheaper — overwrites each client's month whole and
+announces `statistics.imported` per client, saying which read it was (`first`/`settle`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import StatisticsSettings
 from app.connections.reporting import reporting_health
 from app.connections.service import credentials_of
-from app.db.models import Job
-from app.db.repositories import jobs as job_repo
+from app.db.models import Job, StatisticsRead
 from app.db.repositories import statistics as statistics_repo
+from app.db.repositories import statistics_reads as reads_repo
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
-from app.queue.names import JobName
 from app.statistics.compute import supported_keys
-from app.statistics.directo_reads import read_statistics
-from app.statistics.import_days import BALTIC_TIME, ImportDayRule, due_months, local_today
-from app.statistics.sources import company_sources
+from app.statistics.directo_reads import read_statistics_for_sources
+from app.statistics.scheduled_reads import create_read_jobs, due_groups
+from app.statistics.sources import ClientSource, company_sources
 from app.statistics.storage import event_values, mapped_keys, month_key, store_months
 from app.webhooks.types import EventType
 
 
-def dedupe_key(company_id: str, client_id: str, month: dt.date) -> str:
-    return f"statistics:{company_id}:{client_id}:{month_key(month)}"
+async def start_due_imports(
+    session: AsyncSession, *, timing: StatisticsSettings, now: dt.datetime | None = None
+) -> list[Job]:
+    """Create the statistics reads due at `now` that were never created; the caller
+    commits and enqueues the jobs returned."""
+    now = now or dt.datetime.now(dt.UTC)
+    return await create_read_jobs(session, await due_groups(session, until=now, timing=timing))
 
 
-async def start_due_imports(session: AsyncSession, *, today: dt.date | None = None) -> list[Job]:
-    """Create the statistics imports that are due and were never created; the caller
-    commits and enqueues them."""
-    today = today or local_today()
-    created: list[Job] = []
-    for settings in await statistics_repo.scheduled_companies(session):
-        if not mapped_keys(settings.field_mapping):
-            continue
-        rule = ImportDayRule(settings.import_day_rule)
-        not_before = settings.created_at.astimezone(BALTIC_TIME).date()
-        due: dict[str, dict[str, object]] = {}
-        for source in (await company_sources(session, settings.company_id)).values():
-            for month in due_months(
-                today,
-                rule=rule,
-                day=settings.import_day,
-                country=source.country,
-                not_before=not_before,
-            ):
-                key = dedupe_key(settings.company_id, source.client_id, month)
-                due[key] = {"client_id": source.client_id, "month": month.isoformat()}
-        created += await job_repo.create_deduplicated_jobs(
-            session,
-            kind=JobName.STATISTICS_IMPORT.value,
-            company_id=settings.company_id,
-            jobs=due,
-        )
-    return created
+@dataclass(frozen=True, slots=True)
+class _ReadJob:
+    month: dt.date
+    read: StatisticsRead
+    client_ids: list[str]
+    single: bool  # a job of one client (as created before reads were per database)
+
+
+def _read_job(params: dict[str, object]) -> _ReadJob:
+    month = dt.date.fromisoformat(str(params["month"]))
+    if "client_ids" in params:
+        clients = params["client_ids"]
+        assert isinstance(clients, list)
+        read = StatisticsRead(str(params.get("read", StatisticsRead.FIRST.value)))
+        return _ReadJob(month, read, [str(client) for client in clients], single=False)
+    return _ReadJob(month, StatisticsRead.FIRST, [str(params["client_id"])], single=True)
 
 
 async def import_month(context: JobContext) -> JobOutcome:
-    """The `statistics_import` job: read one client's month and overwrite it."""
+    """The `statistics_import` job: read one month for its clients and overwrite it.
+
+    Clients are read from the database their statistics come from now (normally the one the
+    job was created for). A client no longer linked nor connected is skipped
+    (`clients_skipped`); a one-client job fails `client_not_connected` then. A Directo
+    failure fails the whole job (retried when retryable), writing nothing.
+    """
     company_id = context.job.company_id
     assert company_id is not None
-    client_id = str(context.params["client_id"])
-    month = dt.date.fromisoformat(str(context.params["month"]))
+    job = _read_job(context.params)
     session = context.session
     settings = await statistics_repo.get_summary_settings(session, company_id)
     field_mapping = dict(settings.field_mapping) if settings else {}
-    source = (await company_sources(session, company_id)).get(client_id)
-    if source is None:
+    sources = await company_sources(session, company_id)
+    missing = [client for client in job.client_ids if client not in sources]
+    if job.single and missing:
         raise JobFailed(
             "client_not_connected",
-            f"Client {client_id!r} is neither linked to a Directo customer nor has its own "
+            f"Client {missing[0]!r} is neither linked to a Directo customer nor has its own "
             "connection.",
         )
-    keys = supported_keys(mapped_keys(field_mapping), source.scope)
-    if not keys:
-        return JobOutcome(counts={"fields": 0}, result={"month": month_key(month)})
+    by_database: defaultdict[uuid.UUID, list[ClientSource]] = defaultdict(list)
+    for client in job.client_ids:
+        if client in sources:
+            by_database[sources[client].connection.id].append(sources[client])
+    mapped = mapped_keys(field_mapping)
+    imported: list[str] = []
+    # Read only so far: no database connection held while Directo (its budget) is awaited.
+    await context.release_connection()
+    for database in by_database.values():
+        keys = supported_keys(mapped, database[0].scope)
+        if keys:
+            imported += await _import_database(context, database, job, keys, field_mapping)
+    return JobOutcome(
+        counts={"clients": len(imported), "clients_skipped": len(missing), "fields": len(mapped)},
+        result={"month": month_key(job.month), "read": job.read.value},
+    )
+
+
+async def _import_database(
+    context: JobContext,
+    sources: list[ClientSource],
+    job: _ReadJob,
+    keys: list[str],
+    field_mapping: dict[str, object],
+) -> list[str]:
+    """Read the month for the clients of one database, store and announce each; returns
+    their ids."""
+    company_id = context.job.company_id
+    assert company_id is not None
+    connection = sources[0].connection
     limit = context.resources.settings.directo.max_concurrency_per_connection
-    async with reporting_health(context, source.connection.id):
-        tally = await read_statistics(
+    async with reporting_health(context, connection.id):
+        tallies = await read_statistics_for_sources(
             context.resources.directo,
-            credentials_of(source.connection, context.resources.secrets),
-            source,
-            first=month,
-            last=month,
+            credentials_of(connection, context.resources.secrets),
+            sources,
+            first=job.month,
+            last=job.month,
             keys=keys,
             limiter=asyncio.Semaphore(limit),
         )
-    values = tally.values(keys)
-    await store_months(
-        session,
+    for source in sources:
+        values = tallies[source.client_id].values(keys)
+        await store_months(
+            context.session,
+            company_id=company_id,
+            client_id=source.client_id,
+            values=values,
+            field_mapping=field_mapping,
+            job_id=context.job.id,
+        )
+        await context.emit(
+            EventType.STATISTICS_IMPORTED,
+            {
+                "client_id": source.client_id,
+                "month": month_key(job.month),
+                "read": job.read.value,
+                **source.description,
+                "values": event_values(values[job.month], field_mapping),
+            },
+        )
+    clients = [source.client_id for source in sources]
+    await reads_repo.complete_reads(
+        context.session,
         company_id=company_id,
-        client_id=client_id,
-        values=values,
-        field_mapping=field_mapping,
+        month=job.month,
+        read=job.read,
+        client_ids=clients,
         job_id=context.job.id,
+        connection_id=connection.id,
     )
-    await context.emit(
-        EventType.STATISTICS_IMPORTED,
-        {
-            "client_id": client_id,
-            "month": month_key(month),
-            **source.description,
-            "values": event_values(values[month], field_mapping),
-        },
-    )
-    return JobOutcome(counts={"fields": len(keys)}, result={"month": month_key(month)})
+    return clients

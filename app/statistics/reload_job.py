@@ -1,13 +1,16 @@
 """The `statistics_reload` job: back-fill a reload's months for each of its clients.
 
-Per client, each needed feed is read once for the whole range and bucketed by month; the
+Clients are grouped by the Directo database their statistics come from (the company's, for
+clients linked to its customers; a client's own connection): each database is read once with
+one plan of reads (`directo_reads.read_statistics_for_sources` — shared reads bucketed by
+customer code, or per-code reads where cheaper), at most
+`directo.max_concurrency_per_connection` Directo calls at a time per connection. Each
 client's months are then overwritten in **one transaction**, together with its result row
 and the reload's counters, fenced by the run token (a run presumed dead cannot write after
-its replacement started). Clients run concurrently, at most
-`directo.max_concurrency_per_connection` Directo calls at a time per connection. A client
-that fails (token revoked, Directo down after retries) is recorded with its error and the
-rest go on; a resumed run skips the clients already done. The job ends `succeeded`,
-`partially_failed` or `failed` and announces `reload.completed`.
+its replacement started); the clients of one database finish together. A database whose
+reads fail (token revoked, feed refused, Directo down after retries) fails each of its
+clients with the error and the rest go on; a resumed run skips the clients already done.
+The job ends `succeeded`, `partially_failed` or `failed` and announces `reload.completed`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +33,7 @@ from app.db.repositories import jobs as job_repo
 from app.db.repositories import statistics as statistics_repo
 from app.directo.errors import DirectoError
 from app.jobs.runner import JobContext, JobFailed, JobOutcome
-from app.statistics.directo_reads import read_statistics
+from app.statistics.directo_reads import read_statistics_for_sources
 from app.statistics.sources import ClientSource, company_sources
 from app.statistics.storage import mapped_keys, month_key, store_months
 from app.webhooks.outbox import emit
@@ -85,54 +89,72 @@ class _ReloadRun:
         self.progressed = asyncio.Event()
 
     async def run_all(self) -> None:
+        """Read each database the pending clients' statistics come from once (its clients
+        together), and record every client's result as its database's reads end."""
         publisher = asyncio.create_task(self.publish_progress())
-        tasks = [asyncio.create_task(self.run_client(client)) for client in self.plan.pending]
+        databases: dict[uuid.UUID, list[ClientSource]] = {}
+        work = []
+        for client_id in self.plan.pending:
+            source = self.plan.sources.get(client_id)
+            if source is None:
+                work.append(self.record_not_connected(client_id))
+            else:
+                databases.setdefault(source.connection.id, []).append(source)
+        work += [self.run_database(sources) for sources in databases.values()]
         try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+            await _all_or_cancel(work)
         finally:
             publisher.cancel()
             await asyncio.gather(publisher, return_exceptions=True)
 
-    async def run_client(self, client_id: str) -> None:
-        source = self.plan.sources.get(client_id)
-        if source is None:
-            await self._record(
-                client_id,
-                None,
-                error={
-                    "code": "client_not_connected",
-                    "message": "The client is no longer linked to a Directo customer and has "
-                    "no connection of its own.",
-                },
-            )
-            return
-        self.used_connections.add(source.connection.id)
-        creds = credentials_of(source.connection, self.context.resources.secrets)
+    async def record_not_connected(self, client_id: str) -> None:
+        await self._record(
+            client_id,
+            None,
+            error={
+                "code": "client_not_connected",
+                "message": "The client is no longer linked to a Directo customer and has "
+                "no connection of its own.",
+            },
+        )
+
+    async def run_database(self, sources: list[ClientSource]) -> None:
+        """Read the statistics of `sources` (all from one connection's database) with one
+        plan of reads; a Directo failure fails each of them with its error (the
+        connection's health reported once)."""
+        connection = sources[0].connection
+        self.used_connections.add(connection.id)
+        creds = credentials_of(connection, self.context.resources.secrets)
+        directo = self.context.resources.settings.directo
         try:
-            tally = await read_statistics(
+            tallies = await read_statistics_for_sources(
                 self.context.resources.directo,
                 creds,
-                source,
+                sources,
                 first=self.reload.month_from,
                 last=self.reload.month_to,
                 keys=self.keys,
-                limiter=self.limiters[source.connection.id],
+                limiter=self.limiters[connection.id],
+                months_per_read=directo.statistics_months_per_read,
+                per_code_reads_up_to=directo.statistics_per_code_reads_up_to,
             )
         except DirectoError as error:
-            self.failed_connections.add(source.connection.id)
-            await self._record(
-                client_id,
-                None,
-                error={"code": error.code, "message": error.message, "hint": error.hint},
-                health_error=(source, error),
+            self.failed_connections.add(connection.id)
+            failure = {"code": error.code, "message": error.message, "hint": error.hint}
+            await _all_or_cancel(
+                self._record(
+                    source.client_id,
+                    None,
+                    error=failure,
+                    health_error=(source, error) if index == 0 else None,
+                )
+                for index, source in enumerate(sources)
             )
             return
-        await self._record(client_id, tally.values(self.keys))
+        await _all_or_cancel(
+            self._record(source.client_id, tallies.pop(source.client_id).values(self.keys))
+            for source in sources
+        )
 
     async def _record(
         self,
@@ -197,6 +219,18 @@ class _ReloadRun:
     async def report_healthy_connections(self, session: AsyncSession) -> None:
         for connection_id in sorted(self.used_connections - self.failed_connections):
             await health.report(session, connection_id, error_code=None)
+
+
+async def _all_or_cancel(work: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run `work` concurrently; on the first failure cancel the rest, then raise it."""
+    tasks = [asyncio.create_task(coroutine) for coroutine in work]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _client_status(values: object | None) -> ReloadClientStatus:

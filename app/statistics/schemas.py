@@ -121,3 +121,48 @@ class ClientStatistics(BaseModel):
     month_from: str
     month_to: str
     months: list[MonthStatistics]
+
+
+class ReloadSummaryOut(BaseModel):
+    """A reload as listed: `ReloadOut` without the per-client results."""
+
+    id: uuid.UUID
+    job_id: uuid.UUID
+    status: JobStatus
+    phase: str | None
+    reason: str | None
+    months: int
+    month_from: str = Field(description="First month reloaded, YYYY-MM")
+    month_to: str = Field(description="Last month reloaded, YYYY-MM")
+    all_clients: bool
+    progress: ReloadProgress
+    errors: list[dict[str, Any]] = Field(description="The reload job's errors")
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, reload: Reload, job: Job) -> ReloadSummaryOut:
+        return cls(
+            id=reload.id,
+            job_id=reload.job_id,
+            status=job.status,
+            phase=reload.phase,
+            reason=reload.reason,
+            months=reload.months,
+            month_from=month_key(reload.month_from),
+            month_to=month_key(reload.month_to),
+            all_clients=reload.all_clients,
+            progress=ReloadProgress(
+                clients_total=reload.clients_total,
+                clients_done=reload.clients_done,
+                clients_failed=reload.clients_failed,
+            ),
+            errors=job.errors,
+            created_at=reload.created_at,
+            finished_at=reload.finished_at,
+        )
+
+
+class ReloadPage(BaseModel):
+    items: list[ReloadSummaryOut]
+    next_cursor: str | None

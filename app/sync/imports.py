@@ -34,15 +34,34 @@ async def start_import(
 
     The caller commits and then enqueues `feed.job_name` for a created job.
     """
+    job = import_job(connection, feed, full=full)
     return await job_repo.create_singleflight_job(
         session,
+        kind=job.kind,
+        singleflight_key=job.singleflight_key,
+        company_id=job.company_id,
+        connection_id=job.connection_id,
+        params=job.params,
+        callback_url=callback_url,
+    )
+
+
+def import_job(
+    connection: Connection, feed: Feed, *, full: bool = False
+) -> job_repo.SingleflightJob:
+    """The import of `feed` for `connection`: one unfinished per connection and feed."""
+    return job_repo.SingleflightJob(
         kind=feed.job_name.value,
-        singleflight_key=f"import:{feed.value}:{connection.id}",
+        singleflight_key=f"{import_key_prefix(feed)}{connection.id}",
         company_id=connection.company_id,
         connection_id=connection.id,
         params={"feed": feed.value, "full": full, "client_id": connection.client_id},
-        callback_url=callback_url,
     )
+
+
+def import_key_prefix(feed: Feed) -> str:
+    """The single-flight key of a connection's `feed` import, less the connection id."""
+    return f"import:{feed.value}:"
 
 
 async def request_import(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import httpx
 import structlog
 
+from app import correlation
 from app.db.models import DeliveryStatus
 from app.db.repositories import webhooks as webhook_repo
 from app.db.repositories.webhooks import ClaimedDelivery
@@ -84,13 +85,12 @@ async def _send(
     except UnsafeTargetError as exc:
         return AttemptResult(status_code=None, error=f"{exc.code}: {exc.detail}")
     body = json.dumps(envelope(claimed.event), separators=(",", ":")).encode()
-    request = _pinned_request(
-        target,
-        body,
-        signed_headers(
-            secret, message_id=str(claimed.event.id), timestamp=int(time.time()), body=body
-        ),
+    request_headers = signed_headers(
+        secret, message_id=str(claimed.event.id), timestamp=int(time.time()), body=body
     )
+    if claimed.event.request_id is not None:
+        request_headers[correlation.REQUEST_ID_HEADER] = claimed.event.request_id
+    request = _pinned_request(target, body, request_headers)
     timeout = resources.settings.webhooks.timeout
     request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
     try:
@@ -155,6 +155,13 @@ async def _outcome(
 
 
 async def _attempt(resources: Resources, claimed: ClaimedDelivery) -> None:
+    # Its log lines name the request and job that caused the event (README: Request ids).
+    event = claimed.event
+    with correlation.bound(request_id=event.request_id, job_id=event.job_id):
+        await _attempt_bound(resources, claimed)
+
+
+async def _attempt_bound(resources: Resources, claimed: ClaimedDelivery) -> None:
     started = time.perf_counter()
     now = dt.datetime.now(dt.UTC)
     result, status, next_at = await _outcome(resources, claimed, now)

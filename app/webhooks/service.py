@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import WebhookSettings
-from app.db.models import CallbackSecret, WebhookEndpoint
+from app.db.models import CallbackSecret, WebhookDelivery, WebhookEndpoint
 from app.db.repositories import webhooks as webhook_repo
 from app.errors import AppError, Conflict, NotFound
 from app.security.contexts import callback_context, endpoint_context
@@ -67,6 +67,17 @@ async def delete_endpoint(
     endpoint.enabled = False
     endpoint.disabled_reason = "deleted"
     await session.flush()
+
+
+async def redeliver(session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDelivery:
+    """Make the delivery due now: the worker sends its event again (the same webhook-id, so
+    receivers can deduplicate), its attempt numbering continuing. 404 for no such delivery."""
+    delivery = await webhook_repo.get_delivery(session, delivery_id)
+    if delivery is None:
+        raise NotFound("webhook delivery")
+    await webhook_repo.schedule_redelivery(session, delivery.id)
+    await session.refresh(delivery)
+    return delivery
 
 
 def endpoint_secret(endpoint: WebhookEndpoint, secrets: SecretBox) -> str:

@@ -8,6 +8,7 @@ fire a tick never do the work twice.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from arq import cron
 from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 
+from app.db.models import Job
+from app.db.repositories import directo_calls as call_repo
 from app.db.repositories import jobs as job_repo
 from app.exports.jobs import exports_tick
 from app.jobs.runner import stale_before
@@ -30,31 +33,42 @@ from app.webhooks.delivery import deliver_due
 log = structlog.get_logger(__name__)
 
 _STRANDED_AFTER = dt.timedelta(seconds=60)
+_PRUNE_BATCH = 5000
 
 Tick = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
+def _named(jobs: list[tuple[uuid.UUID, str]]) -> list[tuple[JobName, uuid.UUID]]:
+    known = set(JobName.__members__.values())
+    return [(JobName(kind), job_id) for job_id, kind in jobs if kind in known]
+
+
 async def watchdog(ctx: dict[str, Any]) -> dict[str, int]:
-    """Mark runs with a dead heartbeat `interrupted` and queue every unfinished job again.
+    """Mark runs with a dead heartbeat `interrupted` and queue unfinished jobs again.
 
     Queueing is idempotent (the arq job id is derived from the job id), so jobs that are
     already queued are untouched; a job lost between commit and enqueue, or whose worker
-    died, runs again.
+    died, runs again. A dead run's job is queued at once; jobs that sat `queued` for a
+    minute — lost, or left in PostgreSQL by a tick that found the queue full — are queued,
+    longest idle first, while fewer than `sync.max_queued_jobs` wait in Redis.
     """
     resources: Resources = ctx["resources"]
+    cap = resources.settings.sync.max_queued_jobs
     async with resources.sessionmaker() as session, session.begin():
         interrupted = await job_repo.mark_stale_interrupted(
             session, stale_before=stale_before(resources)
         )
         idle_since = dt.datetime.now(dt.UTC) - _STRANDED_AFTER
-        unfinished = await job_repo.unfinished_jobs(session, idle_since=idle_since)
+        unfinished = await job_repo.unfinished_jobs(session, idle_since=idle_since, limit=cap)
+    dead = _named(interrupted)
+    dead_ids = {job_id for _, job_id in dead}
+    stranded = [job for job in _named(unfinished) if job[1] not in dead_ids]
+    # A worker that died between picking a job and claiming it left its in-progress mark.
+    await resources.queue.release_many([job_id for _, job_id in [*dead, *stranded]])
     requeued = 0
-    # A dead run's job is queued again at once; one that sat `queued` for a minute was
-    # lost (enqueue failed) or picked by a worker that died before claiming it.
-    for job_id, kind in dict([*unfinished, *interrupted]).items():
-        if kind in JobName.__members__.values():
-            await resources.queue.release(job_id)
-            requeued += await resources.queue.enqueue(JobName(kind), job_id)
+    for name, job_id in dead:
+        requeued += await resources.queue.enqueue(name, job_id)
+    requeued += await resources.queue.enqueue_within(stranded, cap=cap)
     if interrupted or requeued:
         log.warning("watchdog_requeued", interrupted=len(interrupted), requeued=requeued)
     return {"interrupted": len(interrupted), "requeued": requeued}
@@ -77,30 +91,61 @@ async def refresh_catalogues(ctx: dict[str, Any]) -> int:
     interval = dt.timedelta(hours=resources.settings.sync.catalogue_refresh_hours)
     async with resources.sessionmaker() as session, session.begin():
         jobs = await start_due_refreshes(session, now=dt.datetime.now(dt.UTC), interval=interval)
-    for job in jobs:
-        await resources.queue.enqueue(JobName(job.kind), job.id)
+    await _enqueue_created(resources, jobs)
     return len(jobs)
 
 
 async def import_statistics(ctx: dict[str, Any]) -> int:
-    """Start the monthly statistics imports whose import day has come (hourly; each
-    client-month is created once, whichever worker ticks)."""
+    """Start the scheduled statistics reads that are due — one job per Directo database and
+    month (hourly; each client's read of a month is created once, whichever worker ticks)."""
     resources: Resources = ctx["resources"]
     async with resources.sessionmaker() as session, session.begin():
-        jobs = await start_due_imports(session)
-    for job in jobs:
-        await resources.queue.enqueue(JobName.STATISTICS_IMPORT, job.id)
+        jobs = await start_due_imports(session, timing=resources.settings.statistics)
+    await _enqueue_created(resources, jobs)
     return len(jobs)
 
 
+async def _enqueue_created(resources: Resources, jobs: list[Job]) -> None:
+    """Queue a tick's new jobs while the queue has room (`sync.max_queued_jobs`); the
+    watchdog queues the rest from PostgreSQL as workers drain it."""
+    await resources.queue.enqueue_within(
+        [(JobName(job.kind), job.id) for job in jobs], cap=resources.settings.sync.max_queued_jobs
+    )
+
+
+async def prune_directo_calls(ctx: dict[str, Any]) -> int:
+    """Delete logged Directo calls older than `call_log.retention_days`, in batches of
+    `_PRUNE_BATCH` rows, each in its own short transaction (hourly)."""
+    resources: Resources = ctx["resources"]
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(days=resources.settings.call_log.retention_days)
+    deleted = 0
+    while True:
+        async with resources.sessionmaker() as session, session.begin():
+            batch = await call_repo.prune_batch(session, before=before, batch=_PRUNE_BATCH)
+        deleted += batch
+        if batch < _PRUNE_BATCH:
+            return deleted
+
+
+def _did_something(result: Any) -> bool:
+    """A tick's result says what it did: a count, a list, or a dict of counts."""
+    if isinstance(result, dict):
+        return any(result.values())
+    return bool(result)
+
+
 def _counted(coroutine: Tick, *, name: str, queue_name: str) -> WorkerCoroutine:
-    """`coroutine`, counting each tick it ends in `gateway_cron_ticks_total`."""
+    """`coroutine`, counting each tick it ends in `gateway_cron_ticks_total` and logging
+    what it did as `cron_tick` — at debug when it did nothing, so idle ticks (one every 2 s)
+    stay out of an INFO log."""
 
     async def tick(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
         outcome = "error"
         try:
             result = await coroutine(ctx)
             outcome = "ok"
+            write = log.info if _did_something(result) else log.debug
+            write("cron_tick", cron=name, result=result)
             return result
         finally:
             CRON_TICKS.labels(name, queue_name, outcome).inc()
@@ -151,4 +196,5 @@ def crons(queue_name: str) -> list[CronJob]:
         _cron(import_statistics, queue_name=queue_name, minute={5}, second={45}),
         _cron(exports_tick, queue_name=queue_name, second={40}),
         _cron(payments_tick, queue_name=queue_name, second={40}),
+        _cron(prune_directo_calls, queue_name=queue_name, minute={35}, second={20}),
     ]

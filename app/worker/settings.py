@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from contextlib import AsyncExitStack
 from typing import Any
@@ -23,20 +24,35 @@ from app.config import Settings, get_settings
 from app.jobs.runner import JobSpec, RetryJob, run_tracked_job
 from app.logging import configure_logging
 from app.queue.arq_adapter import arq_redis_settings, deserialize, serialize
-from app.resources import open_resources
+from app.queue.names import JobName
+from app.resources import Resources, open_resources
 from app.runtime import tune_garbage_collector
+from app.worker import fleet_gauges
 from app.worker.crons import crons, deliver_webhooks
+from app.worker.metrics_server import MetricsServer
+from app.worker.quiet_logs import demote_arq_job_lines
 from app.worker.registry import JOB_SPECS
 
 log = structlog.get_logger(__name__)
 
 
-def _arq_function(spec: JobSpec) -> Function:
+# Jobs whose handler keeps its database connection while it reads Directo (it writes as
+# batches stream in, or queries between them). A worker runs `worker_max_jobs` jobs at once,
+# most of them waiting on Directo: at most `database.pool_size` of these hold a connection
+# at a time, the others wait unclaimed, so the pool keeps room for heartbeats, progress and
+# every other job. (The statistics import gives its connection back before it reads.)
+_HOLD_A_CONNECTION = frozenset(
+    {JobName.CUSTOMERS_IMPORT, JobName.ARTICLES_IMPORT, JobName.PAYMENT_POLL}
+)
+
+
+def _arq_function(spec: JobSpec, gate: asyncio.Semaphore | None = None) -> Function:
     async def run(ctx: dict[str, Any], job_id: str) -> None:
-        try:
-            await run_tracked_job(ctx["resources"], spec, uuid.UUID(job_id))
-        except RetryJob as retry:
-            raise Retry(defer=retry.delay) from retry
+        async with gate if gate is not None else contextlib.nullcontext():
+            try:
+                await run_tracked_job(ctx["resources"], spec, uuid.UUID(job_id))
+            except RetryJob as retry:
+                raise Retry(defer=retry.delay) from retry
 
     run.__qualname__ = run.__name__ = spec.name.value
     return func(run, name=spec.name.value)
@@ -57,21 +73,45 @@ async def worker_is_alive(settings: Settings) -> bool:
         await redis.aclose()
 
 
+async def _serve_metrics(settings: Settings, resources: Resources, stack: AsyncExitStack) -> None:
+    """Start this worker's `/metrics` (unless its port is 0), stopped with the worker. A port
+    already taken (two workers on one host with the same setting) is logged, not fatal."""
+    if not settings.worker.metrics_port:
+        return
+    server = MetricsServer(
+        host=settings.worker.metrics_host,
+        port=settings.worker.metrics_port,
+        before_scrape=functools.partial(fleet_gauges.refresh, resources),
+    )
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("worker_metrics_unavailable", port=settings.worker.metrics_port, error=str(exc))
+        return
+    stack.push_async_callback(server.stop)
+
+
 def build_worker(settings: Settings, *, burst: bool = False, handle_signals: bool = True) -> Worker:
     """A worker on the settings' Redis and queue, running every registered job."""
     stack = AsyncExitStack()
 
     async def startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.log)
-        ctx["resources"] = await stack.enter_async_context(open_resources(settings))
+        demote_arq_job_lines()
+        resources = ctx["resources"] = await stack.enter_async_context(open_resources(settings))
+        await _serve_metrics(settings, resources, stack)
         tune_garbage_collector()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await stack.aclose()
 
+    holding = asyncio.Semaphore(settings.database.pool_size)
     return Worker(
         functions=[
-            *(_arq_function(spec) for spec in JOB_SPECS.values()),
+            *(
+                _arq_function(spec, holding if spec.name in _HOLD_A_CONNECTION else None)
+                for spec in JOB_SPECS.values()
+            ),
             func(deliver_webhooks, name="deliver_webhooks"),
         ],
         cron_jobs=crons(settings.redis.queue_name),
@@ -88,7 +128,7 @@ def build_worker(settings: Settings, *, burst: bool = False, handle_signals: boo
         health_check_key=_health_key(settings),
         job_serializer=serialize,
         job_deserializer=deserialize,
-        max_jobs=10,
+        max_jobs=settings.sync.worker_max_jobs,
     )
 
 

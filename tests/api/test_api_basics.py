@@ -11,7 +11,7 @@ from httpx import ASGITransport, AsyncClient
 from app.main import create_app
 from app.resources import Resources
 from tests.conftest import API_KEY, ROTATED_API_KEY, make_settings
-from tests.support.helpers import run_worker_burst
+from tests.support.helpers import problem_of, run_worker_burst
 
 UNAUTHORIZED = {
     "type": "urn:directo-gateway:problem:unauthorized",
@@ -34,6 +34,7 @@ UNAUTHORIZED = {
     ],
     ids=["missing", "wrong", "not-bearer", "empty", "prefix-of-a-key"],
 )
+@pytest.mark.slow
 async def test_v1_routes_refuse_requests_without_a_valid_key(
     client: AsyncClient, headers: dict[str, str]
 ) -> None:
@@ -43,7 +44,7 @@ async def test_v1_routes_refuse_requests_without_a_valid_key(
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["www-authenticate"] == "Bearer"
-    assert response.json() == UNAUTHORIZED
+    assert problem_of(response) == UNAUTHORIZED
 
 
 @pytest.mark.parametrize("key", [API_KEY, ROTATED_API_KEY])
@@ -60,7 +61,7 @@ async def test_unknown_route_is_a_404_problem(client: AsyncClient) -> None:
     response = await client.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {
+    assert problem_of(response) == {
         "type": "urn:directo-gateway:problem:not_found",
         "title": "Not Found",
         "status": 404,
@@ -74,7 +75,7 @@ async def test_wrong_method_is_a_405_problem(client: AsyncClient) -> None:
     response = await client.delete("/v1/diagnostics/ping")
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
-    assert response.json() == {
+    assert problem_of(response) == {
         "type": "urn:directo-gateway:problem:method_not_allowed",
         "title": "Method Not Allowed",
         "status": 405,
@@ -158,6 +159,7 @@ async def test_not_ready_names_the_dependency_that_is_down(
     assert f"{down} is unreachable" in body["detail"]
 
 
+@pytest.mark.slow
 async def test_directo_calls_and_finished_jobs_are_counted(
     client: AsyncClient, db: Resources, sandbox: object
 ) -> None:

@@ -20,6 +20,7 @@ from app.main import create_app
 from app.resources import Resources
 from tests.conftest import API_KEY
 from tests.support.exports_helpers import invoice, key
+from tests.support.helpers import problem_of
 
 LIMIT = 64 * 1024
 CHUNK = 8 * 1024
@@ -83,7 +84,7 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading(
     response = await limited_client.post(
         ENDPOINTS, content=upload.chunks(), headers={"Content-Length": str(upload.size)}
     )
-    assert (response.status_code, response.json()) == (413, TOO_LARGE)
+    assert (response.status_code, problem_of(response)) == (413, TOO_LARGE)
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["connection"] == "close"  # the server stops reading the upload
     assert upload.pulled == 0
@@ -95,7 +96,7 @@ async def test_a_chunked_body_is_cut_off_once_it_passes_the_limit(
     upload = Upload(150 * 1024 * 1024)
     response = await limited_client.post(ENDPOINTS, content=upload.chunks())
     assert "content-length" not in response.request.headers
-    assert (response.status_code, response.json()) == (413, TOO_LARGE)
+    assert (response.status_code, problem_of(response)) == (413, TOO_LARGE)
     assert response.headers["connection"] == "close"
     assert upload.pulled == LIMIT // CHUNK + 1  # the chunk that passed the limit, no more
 

@@ -137,6 +137,7 @@ def _aim_at_seeded_data(case: schemathesis.Case, ids: dict[str, str]) -> None:
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
     suppress_health_check=list(HealthCheck),
 )
+@pytest.mark.slow
 def test_api_answers_within_its_schema(
     case: schemathesis.Case, live: tuple[str, dict[str, str]]
 ) -> None:

@@ -25,7 +25,7 @@ from app.main import create_app
 from app.resources import Resources
 from tests.conftest import make_settings
 from tests.support.exports_helpers import invoice, key
-from tests.support.helpers import logged_events
+from tests.support.helpers import logged_events, problem_of
 
 COMPANY = "firm-hostile"
 BASE = f"/v1/companies/{COMPANY}"
@@ -35,6 +35,7 @@ BASE = f"/v1/companies/{COMPANY}"
 # Values the database cannot hold
 
 
+@pytest.mark.slow
 async def test_text_the_database_cannot_hold_is_a_422_on_every_path(
     client: AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -56,7 +57,7 @@ async def test_text_the_database_cannot_hold_is_a_422_on_every_path(
     ]
     for method, url, options in requests:
         response = await client.request(method, url, **options)
-        assert (response.status_code, response.json()) == (
+        assert (response.status_code, problem_of(response)) == (
             422,
             {
                 "type": "urn:directo-gateway:problem:text_not_storable",
@@ -182,7 +183,7 @@ async def test_a_data_error_computed_over_stored_data_is_a_bug_not_the_clients(
         async with db.engine.begin() as connection:
             await connection.execute(text("DROP TRIGGER gw_test_divide ON integrations"))
             await connection.execute(text("DROP FUNCTION gw_test_divide()"))
-    assert (response.status_code, response.json()) == (
+    assert (response.status_code, problem_of(response)) == (
         500,
         {
             "type": "urn:directo-gateway:problem:internal_error",
@@ -204,7 +205,7 @@ async def test_a_misspelt_setting_is_refused_and_changes_nothing(client: AsyncCl
     assert (await client.put(f"{BASE}/directo", json={})).status_code == 201
     response = await client.put(f"{BASE}/directo", json={"auto_confirm_invoice": True})
     assert response.status_code == 422
-    assert response.json() == {
+    assert problem_of(response) == {
         "type": "urn:directo-gateway:problem:validation_failed",
         "title": "Unprocessable Content",
         "status": 422,
@@ -245,6 +246,7 @@ async def test_a_misspelt_setting_is_refused_and_changes_nothing(client: AsyncCl
     ]
 
 
+@pytest.mark.slow
 async def test_a_body_of_many_unknown_fields_gets_a_bounded_answer(client: AsyncClient) -> None:
     """Hundreds of thousands of unknown keys fit in the body limit: the answer lists the
     first 50 problems, suggests a field for the first 20, clips the names it repeats, and

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from httpx import AsyncClient
 
 from app.config import Settings
-from tests.support.helpers import run_worker_burst
+from tests.support.helpers import problem_of, run_worker_burst
 
 
+@pytest.mark.slow
 async def test_ping_job_runs_through_a_real_worker(client: AsyncClient, settings: Settings) -> None:
     queued = await client.post("/v1/diagnostics/ping")
     assert queued.status_code == 202
@@ -30,11 +32,12 @@ async def test_ping_job_runs_through_a_real_worker(client: AsyncClient, settings
     assert finished["finished_at"] >= finished["started_at"]
 
 
+@pytest.mark.slow
 async def test_unknown_job_is_a_404_problem(client: AsyncClient) -> None:
     response = await client.get(f"/v1/jobs/{uuid.uuid4()}")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {
+    assert problem_of(response) == {
         "type": "urn:directo-gateway:problem:not_found",
         "title": "Not Found",
         "status": 404,

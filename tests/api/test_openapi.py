@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from httpx import AsyncClient
 
@@ -16,10 +17,12 @@ async def test_committed_openapi_equals_the_served_document(client: AsyncClient)
     assert committed == served, "openapi.yaml is stale: run `directo-gateway openapi`"
 
 
+@pytest.mark.slow
 def test_openapi_file_is_byte_identical_to_a_fresh_render() -> None:
     assert Path(OPENAPI_PATH).read_text() == openapi_document()
 
 
+@pytest.mark.slow
 async def test_every_error_response_is_documented_as_a_problem(client: AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     for path, item in document["paths"].items():

@@ -40,7 +40,7 @@ from app.webhooks.ssrf import UnsafeTargetError, resolve_target
 from app.webhooks.types import EventType
 from tests.conftest import API_KEY, make_settings
 from tests.support.exports_helpers import invoice, key
-from tests.support.helpers import run_worker_burst
+from tests.support.helpers import problem_of, run_worker_burst
 from tests.support.receiver import Receiver, running_receiver
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
@@ -129,7 +129,7 @@ async def test_every_operation_refuses_a_request_without_a_valid_key(
         assert response.status_code == 401, (name, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["www-authenticate"] == "Bearer"
-        assert response.json() == UNAUTHORIZED
+        assert problem_of(response) == UNAUTHORIZED
 
 
 async def test_a_malformed_body_without_a_key_is_a_401(anonymous: AsyncClient) -> None:
@@ -140,7 +140,7 @@ async def test_a_malformed_body_without_a_key_is_a_401(anonymous: AsyncClient) -
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 401
-    assert response.json() == UNAUTHORIZED
+    assert problem_of(response) == UNAUTHORIZED
 
 
 # ---------------------------------------------------------------------------------------
@@ -180,6 +180,7 @@ CASES = [
     ),
     Case("get", C + "/clients/{client_id}/directo/statistics", 404, "not_found"),
     Case("get", C + "/clients/{client_id}/directo/connection/payment-terms", 404, "not_found"),
+    Case("get", C + "/clients/{client_id}/directo/sync-status", 404, "not_found"),
     # Before B has a connection for its client c-a (the last case gives it one).
     Case(
         "put",
@@ -210,6 +211,7 @@ CASES = [
 UNSCOPED = {
     ("get", "/v1/jobs/{job_id}"): "any background job, by its random id",
     ("get", "/v1/reloads/{reload_id}"): "a reload, by its random id (as its job)",
+    ("get", "/v1/jobs/{job_id}/calls"): "a job's Directo calls, by the job's random id",
     ("post", "/v1/webhook-deliveries/{delivery_id}/redeliver"): "by the delivery's random id",
 }
 
@@ -350,6 +352,7 @@ def _leaks(response: Response, request_text: str, markers: set[str]) -> list[str
     return sorted(m for m in markers if m in response.text and m not in request_text)
 
 
+@pytest.mark.slow
 async def test_company_b_sees_and_touches_nothing_of_company_a(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -492,6 +495,7 @@ async def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
         ["2606:4700::1111", "::ffff:10.0.0.1"],
     ],
 )
+@pytest.mark.slow
 async def test_host_names_resolving_to_private_addresses_are_refused_at_registration(
     dns: FakeDns, db: Resources, addresses: list[str]
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 
 from app.db.repositories import jobs as job_repo
@@ -130,6 +131,7 @@ async def test_paid_status_without_receipts_out_degrades_and_says_what_to_activa
     assert (again["connection"]["health"], again["connection"]["missing_feeds"]) == ("ok", [])
 
 
+@pytest.mark.slow
 async def test_the_payment_poll_fails_with_feed_not_activated_when_receipts_out_goes(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -157,6 +159,7 @@ async def test_the_payment_poll_fails_with_feed_not_activated_when_receipts_out_
     assert await connection_events(client, EXPORT_COMPANY) == []
 
 
+@pytest.mark.slow
 async def test_an_own_connection_statistics_import_without_purchases_out_fails_clearly(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

@@ -11,6 +11,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
@@ -48,6 +49,7 @@ async def customer_names(client: AsyncClient, *codes: str) -> dict[str, tuple[st
     }
 
 
+@pytest.mark.slow
 async def test_a_token_of_another_database_is_refused_and_changes_nothing(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -72,6 +74,7 @@ async def test_a_token_of_another_database_is_refused_and_changes_nothing(
     assert "sandbox-token-lv" not in response.text
 
 
+@pytest.mark.slow
 async def test_another_token_of_the_same_database_is_accepted_in_place(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -93,6 +96,7 @@ async def test_another_token_of_the_same_database_is_accepted_in_place(
     assert (await customer_names(client, "K000001"))["K000001"][1] == "c-1"  # link kept
 
 
+@pytest.mark.slow
 async def test_a_deliberate_switch_retires_the_old_database_and_never_mixes_the_two(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -156,6 +160,7 @@ async def test_a_deliberate_switch_retires_the_old_database_and_never_mixes_the_
     assert (back.status_code, back.json()["code"]) == (409, "directo_database_changed")
 
 
+@pytest.mark.slow
 async def test_a_client_connection_is_checked_too(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -168,6 +173,7 @@ async def test_a_client_connection_is_checked_too(
     assert "client 'own'" in refused.json()["detail"]
 
 
+@pytest.mark.slow
 async def test_a_failing_token_cannot_be_forced_onto_a_connection_with_imports(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -206,6 +212,7 @@ async def test_a_failing_token_cannot_be_forced_onto_a_connection_with_imports(
     assert (checked.status_code, checked.json()["code"]) == (409, "directo_database_changed")
 
 
+@pytest.mark.slow
 async def test_a_failing_token_switches_databases_only_on_purpose(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

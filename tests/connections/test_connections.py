@@ -50,6 +50,7 @@ async def test_connect_needs_the_integration_enabled(
     assert (response.status_code, response.json()["code"]) == (409, "integration_disabled")
 
 
+@pytest.mark.slow
 async def test_connect_with_a_padded_token_tests_stores_and_imports(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -153,6 +154,7 @@ async def test_stored_connection_test_is_visible_on_get(
     assert shown["last_test_at"] is not None
 
 
+@pytest.mark.slow
 async def test_client_credentials_override_the_company_connection(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -226,6 +228,7 @@ async def test_revoked_token_turns_health_to_needs_attention_with_one_event(
         ("get", "/v1/companies/other/clients/c-77/directo/connection"),
     ],
 )
+@pytest.mark.slow
 async def test_other_companies_see_404(
     client: AsyncClient, sandbox: SandboxState, method: str, path: str
 ) -> None:

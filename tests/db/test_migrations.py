@@ -36,6 +36,7 @@ async def _tables(url: str) -> set[str]:
         await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_upgrade_downgrade_upgrade_then_no_drift(scratch_url: str) -> None:
     config = alembic_config(scratch_url)
     expected = set(Base.metadata.tables)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url, text
@@ -56,6 +57,7 @@ async def _backends_gone(db: Resources) -> bool:
     return count == 0
 
 
+@pytest.mark.slow
 async def test_api_is_not_ready_during_a_database_outage_and_recovers_by_itself(
     client: AsyncClient, db: Resources
 ) -> None:

@@ -181,6 +181,7 @@ def clean_put(sandbox: SandboxState, xml: str, number: int) -> tuple[dict[str, s
     return without_ts(fresh.invoice(str(number)))
 
 
+@pytest.mark.slow
 async def test_exports_survive_repeated_sigkills_with_one_directo_invoice_each(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

@@ -10,6 +10,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 
 from app.api.pagination import Cursors
@@ -41,6 +42,7 @@ def sent_document(xml: str) -> tuple[dict[str, str], list[dict[str, str]]]:
     return doc.attrs, rows
 
 
+@pytest.mark.slow
 async def test_seed_example_is_exported_as_a_draft_with_its_rules(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -106,6 +108,7 @@ async def test_seed_example_is_exported_as_a_draft_with_its_rules(
     }
 
 
+@pytest.mark.slow
 async def test_confirmed_with_the_setting_on_and_the_default_user_as_seller(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -132,6 +135,7 @@ async def test_confirmed_with_the_setting_on_and_the_default_user_as_seller(
     assert stored["confirmed"] == "1"
 
 
+@pytest.mark.slow
 async def test_validate_returns_the_xml_and_sends_nothing(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -158,6 +162,7 @@ async def test_validate_returns_the_xml_and_sends_nothing(
     assert listed == {"items": [], "next_cursor": None}
 
 
+@pytest.mark.slow
 async def test_export_needs_the_idempotency_key_and_invoice_export_enabled(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -175,6 +180,7 @@ async def test_export_needs_the_idempotency_key_and_invoice_export_enabled(
     assert enabled.status_code == 202, enabled.text
 
 
+@pytest.mark.slow
 async def test_export_before_connecting_is_a_clear_conflict(
     client: AsyncClient, db: Resources
 ) -> None:
@@ -188,6 +194,7 @@ async def test_export_before_connecting_is_a_clear_conflict(
     )
 
 
+@pytest.mark.slow
 async def test_same_key_same_body_is_the_same_export_and_another_body_is_refused(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -214,6 +221,7 @@ async def test_same_key_same_body_is_the_same_export_and_another_body_is_refused
     assert [item["id"] for item in listed] == [first.json()["id"]]
 
 
+@pytest.mark.slow
 async def test_preflight_reports_every_problem_with_row_code_and_fix(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -251,6 +259,7 @@ async def test_preflight_reports_every_problem_with_row_code_and_fix(
     assert (await client.get(INVOICES)).json()["items"] == []
 
 
+@pytest.mark.slow
 async def test_customer_code_comes_from_the_link_or_is_asked_for(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -279,6 +288,7 @@ async def failed_with(
     return exported
 
 
+@pytest.mark.slow
 async def test_directo_side_errors_map_to_codes_with_fixes(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -325,6 +335,7 @@ async def test_directo_side_errors_map_to_codes_with_fixes(
     assert await events(client, "invoice.exported") == []
 
 
+@pytest.mark.slow
 async def test_revoked_token_fails_the_export_and_the_connection(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -340,6 +351,7 @@ async def test_revoked_token_fails_the_export_and_the_connection(
     assert len(await events(client, "connection.failed")) == 1
 
 
+@pytest.mark.slow
 async def test_a_number_directo_holds_for_another_invoice_fails_as_duplicate(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -356,6 +368,7 @@ async def test_a_number_directo_holds_for_another_invoice_fails_as_duplicate(
     assert stored["customercode"] == "K000002"
 
 
+@pytest.mark.slow
 async def test_exporting_the_same_invoice_under_a_new_key_adopts_the_directo_invoice(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -368,6 +381,7 @@ async def test_exporting_the_same_invoice_under_a_new_key_adopts_the_directo_inv
     assert len(sandbox.database(DATABASE).invoices) == 1
 
 
+@pytest.mark.slow
 async def test_get_and_list_with_filters_and_cursor(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -412,6 +426,7 @@ async def test_get_and_list_with_filters_and_cursor(
     assert (await client.get(f"{INVOICES}/not-a-uuid")).status_code == 422
 
 
+@pytest.mark.slow
 async def test_bad_input_is_a_clear_4xx_never_a_500(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

@@ -95,6 +95,7 @@ def _seed() -> list[Statement]:
     return statements
 
 
+@pytest.mark.slow
 async def test_the_backfill_claims_what_directo_most_likely_holds(scratch_url: str) -> None:
     config = alembic_config(scratch_url)
     await asyncio.to_thread(command.upgrade, config, "0003")

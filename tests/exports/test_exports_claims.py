@@ -69,6 +69,7 @@ def vat_refused(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+@pytest.mark.slow
 async def test_a_token_refused_while_a_put_is_in_doubt_keeps_the_export_and_its_number(
     client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -114,6 +115,7 @@ async def test_a_token_refused_while_a_put_is_in_doubt_keeps_the_export_and_its_
     assert (await client.get(f"{BASE}/connection")).json()["health"] == "ok"
 
 
+@pytest.mark.slow
 async def test_the_claim_moves_between_exports_of_one_invoice_and_goes_with_the_last(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -144,6 +146,7 @@ async def test_the_claim_moves_between_exports_of_one_invoice_and_goes_with_the_
     assert [(n, uku) for n, uku, _ in await claims(db)] == [(NUMBER, "B-2026-0042")]
 
 
+@pytest.mark.slow
 async def test_a_claim_goes_back_to_an_export_whose_put_is_in_doubt(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

@@ -58,6 +58,7 @@ async def assert_one_directo_invoice_and_sent(
     return exported
 
 
+@pytest.mark.slow
 async def test_fifty_concurrent_retries_with_one_key_create_one_directo_invoice(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -86,6 +87,7 @@ async def test_fifty_concurrent_retries_with_one_key_create_one_directo_invoice(
     await assert_one_directo_invoice_and_sent(client, sandbox, late.json()["id"])
 
 
+@pytest.mark.slow
 async def test_a_put_whose_answer_is_lost_is_looked_up_not_sent_again(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -105,6 +107,7 @@ async def test_a_put_whose_answer_is_lost_is_looked_up_not_sent_again(
     assert job["result"] == {"export_id": exported["id"], "outcome": "found_in_directo"}
 
 
+@pytest.mark.slow
 async def test_a_job_that_dies_after_the_put_is_recovered_by_a_lookup(
     client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,6 +144,7 @@ async def test_a_job_that_dies_after_the_put_is_recovered_by_a_lookup(
     assert exported["job_id"] == str(jobs[0].id)
 
 
+@pytest.mark.slow
 async def test_a_job_cancelled_after_the_put_runs_again_and_finds_the_invoice(
     client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,7 @@ against the sandbox."""
 
 from __future__ import annotations
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
 
@@ -37,6 +38,7 @@ async def assert_degraded_for(client: AsyncClient, feed: str) -> None:
     assert await events(client, "connection.failed") == []
 
 
+@pytest.mark.slow
 async def test_a_key_without_invoices_in_fails_the_export_as_feed_not_activated(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -55,6 +57,7 @@ async def test_a_key_without_invoices_in_fails_the_export_as_feed_not_activated(
         assert (await session.execute(select(InvoiceNumberClaim))).first() is None
 
 
+@pytest.mark.slow
 async def test_a_key_without_invoices_out_leaves_the_duplicate_in_doubt_as_feed_not_activated(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

@@ -60,6 +60,7 @@ async def claims(db: Resources) -> list[tuple[int, str]]:
         return [(number, uku) for number, uku in rows]
 
 
+@pytest.mark.slow
 async def test_a_number_held_by_another_uku_invoice_is_refused_before_sending(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -92,6 +93,7 @@ async def test_a_number_held_by_another_uku_invoice_is_refused_before_sending(
     assert await claims(db) == [(20260042, "INV-2026-0042")]
 
 
+@pytest.mark.slow
 async def test_concurrent_exports_of_different_invoices_for_one_number_exactly_one_wins(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -129,6 +131,7 @@ async def _blocked_on_a_lock(db: Resources, *, deadline: float) -> None:
     raise AssertionError("the second export never waited for the first one's claim")
 
 
+@pytest.mark.slow
 async def test_the_claim_not_a_read_decides_a_race(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -162,6 +165,7 @@ async def test_the_claim_not_a_read_decides_a_race(
     assert await claims(db) == [(20260042, "INV-2026-0042")]
 
 
+@pytest.mark.slow
 async def test_a_failed_export_releases_its_number(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -176,6 +180,7 @@ async def test_a_failed_export_releases_its_number(
     assert await claims(db) == [(20260042, "B-2026-0042")]
 
 
+@pytest.mark.slow
 async def test_the_lookup_refuses_an_invoice_another_uku_number_sent(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -227,6 +232,7 @@ async def test_the_lookup_refuses_an_invoice_another_uku_number_sent(
     assert await claims(db) == [(20260042, "INV-2026-0042")]
 
 
+@pytest.mark.slow
 async def test_numbers_directo_cannot_hold_are_refused_before_sending(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 
 from app.directo.codec import parse_document
@@ -36,6 +37,7 @@ def header_of(xml: str) -> dict[str, str]:
     return dict(document.attrs)
 
 
+@pytest.mark.slow
 async def test_day_counts_map_to_the_databases_term_codes(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -83,6 +85,7 @@ async def test_day_counts_map_to_the_databases_term_codes(
     assert dry["payment_term"] == "14"
 
 
+@pytest.mark.slow
 async def test_payment_term_codes_belong_to_one_connection_and_are_checked(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -126,6 +129,7 @@ async def test_payment_term_codes_belong_to_one_connection_and_are_checked(
     assert (await client.get(other)).status_code == 404
 
 
+@pytest.mark.slow
 async def test_a_customer_card_without_email_or_regno_gets_the_clients_contact_inline(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

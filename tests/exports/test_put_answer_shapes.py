@@ -36,6 +36,7 @@ def lookups(sandbox: SandboxState) -> list[Any]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["bare", "text"])
 async def test_a_result_without_the_results_wrapper_is_sent(
     client: AsyncClient, db: Resources, sandbox: SandboxState, shape: str
@@ -56,6 +57,7 @@ async def test_a_result_without_the_results_wrapper_is_sent(
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["error", "err", "error_attr"])
 async def test_an_answer_in_words_only_is_looked_up_at_once_not_failed(
     client: AsyncClient, db: Resources, sandbox: SandboxState, shape: str
@@ -78,6 +80,7 @@ async def test_an_answer_in_words_only_is_looked_up_at_once_not_failed(
     assert job["result"] == {"export_id": exported["id"], "outcome": "found_in_directo"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["error", "err", "error_attr"])
 async def test_a_refusal_in_words_only_fails_with_directos_words_and_is_not_put_again(
     client: AsyncClient, db: Resources, sandbox: SandboxState, shape: str

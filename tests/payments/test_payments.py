@@ -68,6 +68,7 @@ async def sent_export(client: AsyncClient, db: Resources, sandbox: SandboxState)
     return exported
 
 
+@pytest.mark.slow
 async def test_a_confirmed_receipt_makes_the_export_paid_within_one_poll_and_notifies_once(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -120,6 +121,7 @@ async def test_a_confirmed_receipt_makes_the_export_paid_within_one_poll_and_not
     assert len(await events(client, "invoice.paid")) == 1
 
 
+@pytest.mark.slow
 async def test_an_unconfirmed_receipt_settles_nothing_until_confirmed(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -137,6 +139,7 @@ async def test_an_unconfirmed_receipt_settles_nothing_until_confirmed(
     assert len(await events(client, "invoice.paid")) == 1
 
 
+@pytest.mark.slow
 async def test_part_payments_move_through_partially_paid_to_paid(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -171,6 +174,7 @@ async def test_part_payments_move_through_partially_paid_to_paid(
     assert [item["id"] for item in listed] == [exported["id"]]
 
 
+@pytest.mark.slow
 async def test_polls_read_changes_by_ts_only_for_connections_with_unpaid_exports(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -200,6 +204,7 @@ async def test_polls_read_changes_by_ts_only_for_connections_with_unpaid_exports
     assert mark.last_run_at is not None
 
 
+@pytest.mark.slow
 async def test_an_overpaid_invoice_is_paid_with_the_surplus_shown(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -225,6 +230,7 @@ async def test_an_overpaid_invoice_is_paid_with_the_surplus_shown(
     assert await poll(db, now=later(60)) == 0  # paid: nothing left to poll for
 
 
+@pytest.mark.slow
 async def test_paid_on_without_a_receipt_date_is_the_day_in_tallinn(
     client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:

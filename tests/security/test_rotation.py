@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
@@ -32,7 +33,7 @@ from app.security.crypto import SecretBox
 from app.security.rotation import rotate_secrets
 from app.statistics.compute import feeds_of_mapping
 from app.webhooks import service as webhook_service
-from tests.support.helpers import run_worker_burst
+from tests.support.helpers import problem_of, run_worker_burst
 from tests.support.keys import NEW_KEY, OLD_KEY, api_client, keys_env, with_keys
 
 TOKEN = "sandbox-token-ee"
@@ -76,6 +77,7 @@ async def stored_key_ids(db: Resources) -> set[str]:
         }
 
 
+@pytest.mark.slow
 async def test_rotation_round_trips_and_the_old_key_can_be_dropped(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -123,6 +125,7 @@ async def test_rotation_round_trips_and_the_old_key_can_be_dropped(
     assert test.ok is True
 
 
+@pytest.mark.slow
 async def test_a_replica_without_the_new_key_answers_503_and_is_not_ready(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -146,7 +149,7 @@ async def test_a_replica_without_the_new_key_answers_503_and_is_not_ready(
     test = await client.post(f"{COMPANY}/directo/connection/test")
     assert test.status_code == 503
     assert test.headers["content-type"] == "application/problem+json"
-    assert test.json() == {
+    assert problem_of(test) == {
         "type": "urn:directo-gateway:problem:encryption_key_missing",
         "title": "Service Unavailable",
         "status": 503,
@@ -191,6 +194,7 @@ async def test_a_replica_without_the_new_key_answers_503_and_is_not_ready(
             assert (test.status_code, test.json()["test"]["ok"]) == (200, True)
 
 
+@pytest.mark.slow
 async def test_a_job_needing_the_token_fails_with_encryption_key_missing(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -213,6 +217,7 @@ async def test_a_job_needing_the_token_fails_with_encryption_key_missing(
     ] * job["attempts"]
 
 
+@pytest.mark.slow
 async def test_rotate_keys_fails_in_one_line_and_changes_nothing(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -318,6 +323,7 @@ def documented_rings() -> list[list[str]]:
     ]
 
 
+@pytest.mark.slow
 async def test_the_documented_rotation_keeps_every_replica_ready_through_each_deploy(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

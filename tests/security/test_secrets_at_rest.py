@@ -48,6 +48,7 @@ def dump_database(url: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pg_dump") is None, reason="needs pg_dump")
 async def test_dump_and_logs_hold_no_token_or_webhook_secret(
     client: AsyncClient,
@@ -137,6 +138,7 @@ async def queue_contents(settings: Settings) -> bytes:
     return b"\n".join(parts)
 
 
+@pytest.mark.slow
 async def test_no_secret_in_any_row_the_queue_or_the_logs_after_the_whole_flow(
     client: AsyncClient,
     db: Resources,
@@ -205,6 +207,7 @@ async def test_no_secret_in_any_row_the_queue_or_the_logs_after_the_whole_flow(
             assert form not in logs, f"{secret[:6]}… is in the logs"
 
 
+@pytest.mark.slow
 async def test_a_missing_encryption_key_is_named_without_the_secret(
     client: AsyncClient,
     db: Resources,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -219,6 +220,7 @@ def test_a_linked_client_counts_a_receipt_in_the_months_of_its_own_rows() -> Non
         max_size=20,
     )
 )
+@pytest.mark.slow
 def test_every_received_row_in_range_is_summed_once(rows: list[list[tuple[dt.date, int]]]) -> None:
     tally = MonthlyTally(scope=Scope.OWN_CONNECTION, first=D(2025, 4, 1), last=D(2025, 9, 1))
     tally.add_receipts(

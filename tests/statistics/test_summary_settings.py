@@ -42,6 +42,7 @@ async def test_catalogue_lists_common_fields_first_then_more(client: AsyncClient
     assert purchases["source"] == "purchase"
 
 
+@pytest.mark.slow
 async def test_settings_round_trip_and_remind_about_reloads(client: AsyncClient) -> None:
     assert (await client.get(URL)).status_code == 404
     saved = await client.put(URL, json=settings_body())
@@ -84,6 +85,7 @@ async def test_unknown_field_keys_are_named(client: AsyncClient) -> None:
         ({"rule": "every_full_moon"}, "import_day"),
     ],
 )
+@pytest.mark.slow
 async def test_import_day_is_validated(
     client: AsyncClient, import_day: dict[str, Any], loc_end: str
 ) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 
 from app.config import Settings
@@ -18,10 +21,21 @@ async def run_worker_burst(settings: Settings) -> None:
 
 
 def logged_events(caplog: pytest.LogCaptureFixture, *, at_least: int) -> list[tuple[str, str]]:
-    """(level, event) of what the app logged through structlog at `at_least` or above. Only
-    while no app starts inside the test: its lifespan reconfigures the root log handlers."""
+    """(level, event) of what the app logged through structlog at `at_least` or above, the
+    access line of each request (`http_request`) aside. Only while no app starts inside the
+    test: its lifespan reconfigures the root log handlers."""
     return [
         (record.levelname, record.msg["event"])
         for record in caplog.records
-        if isinstance(record.msg, dict) and record.levelno >= at_least
+        if isinstance(record.msg, dict)
+        and record.levelno >= at_least
+        and record.msg["event"] != "http_request"
     ]
+
+
+def problem_of(response: httpx.Response) -> dict[str, Any]:
+    """A problem body without its `request_id`, once that is checked to be the request id
+    the answer's `X-Request-ID` header names (every problem carries one)."""
+    body: dict[str, Any] = response.json()
+    assert body.pop("request_id") == response.headers["x-request-id"]
+    return body

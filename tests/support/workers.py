@@ -29,12 +29,14 @@ def worker_env(db: Resources) -> dict[str, str]:
         "GATEWAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS": "true",
         "GATEWAY_WEBHOOKS__ALLOW_HTTP": "true",
         "GATEWAY_LOG__LEVEL": "WARNING",
+        "GATEWAY_WORKER__METRICS_PORT": "0",
     }
 
 
-async def start_worker(db: Resources) -> Process:
+async def start_worker(db: Resources, **env: str) -> Process:
+    """A `directo-gateway worker` process; `env` adds or overrides variables."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.cli", "worker", env=worker_env(db), stdout=DEVNULL
+        sys.executable, "-m", "app.cli", "worker", env={**worker_env(db), **env}, stdout=DEVNULL
     )
 
 

@@ -61,6 +61,7 @@ async def run_import(client: AsyncClient, db: Resources, **body: Any) -> dict[st
     return dict((await client.get(f"/v1/jobs/{response.json()['id']}")).json())
 
 
+@pytest.mark.slow
 async def test_preview_lists_imported_customers_closed_hidden_by_default(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -94,6 +95,7 @@ async def test_preview_lists_imported_customers_closed_hidden_by_default(
     assert sample["linked_client_id"] is None
 
 
+@pytest.mark.slow
 async def test_search_ignores_case_and_accents(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -118,6 +120,7 @@ async def test_search_ignores_case_and_accents(
     assert (await client.get(f"{BASE}/customers", params={"search": "100%_"})).json()["items"] == []
 
 
+@pytest.mark.slow
 async def test_linking_relinking_and_their_errors(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -182,6 +185,7 @@ async def test_linking_relinking_and_their_errors(
     ).status_code == 404
 
 
+@pytest.mark.slow
 async def test_incremental_import_picks_up_one_changed_customer_and_nothing_else(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -202,6 +206,7 @@ async def test_incremental_import_picks_up_one_changed_customer_and_nothing_else
     assert (again["counts"]["added"], again["counts"]["updated"]) == (0, 0)
 
 
+@pytest.mark.slow
 async def test_full_import_marks_a_removed_customer_and_unmarks_it_when_back(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -229,6 +234,7 @@ async def test_full_import_marks_a_removed_customer_and_unmarks_it_when_back(
     assert again["missing_since"] is None
 
 
+@pytest.mark.slow
 async def test_list_pages_answer_exactly_what_their_response_models_would(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -281,6 +287,7 @@ async def test_list_pages_answer_exactly_what_their_response_models_would(
         assert item == model.model_dump(mode="json")
 
 
+@pytest.mark.slow
 async def test_a_truncated_feed_leaves_data_and_watermark_unchanged(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -304,6 +311,7 @@ async def test_a_truncated_feed_leaves_data_and_watermark_unchanged(
     ] == []
 
 
+@pytest.mark.slow
 async def test_a_second_import_request_returns_the_running_one(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -323,6 +331,7 @@ async def test_a_second_import_request_returns_the_running_one(
     assert third["id"] != first["id"]  # the first one finished
 
 
+@pytest.mark.slow
 async def test_scheduled_refresh_starts_due_imports_once(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

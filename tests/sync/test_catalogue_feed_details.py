@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
 
@@ -37,6 +38,7 @@ async def run_import(client: AsyncClient, db: Resources, feed: str) -> dict[str,
     return dict((await client.get(f"/v1/jobs/{response.json()['id']}")).json())
 
 
+@pytest.mark.slow
 async def test_a_record_without_a_code_is_a_counted_error_never_an_empty_code(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -66,6 +68,7 @@ async def test_a_record_without_a_code_is_a_counted_error_never_an_empty_code(
     assert (empty, changed) == ([], "Muudetud OÜ")
 
 
+@pytest.mark.slow
 async def test_timestamps_with_and_without_an_offset_import_as_directos_local_time(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -103,6 +106,7 @@ async def test_timestamps_with_and_without_an_offset_import_as_directos_local_ti
     assert (again["counts"]["read"], again["counts"]["updated"]) == (1, 0)
 
 
+@pytest.mark.slow
 async def test_supplieritems_are_stored_in_the_articles_raw(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

@@ -317,6 +317,7 @@ async def test_a_streamed_batchs_database_error_is_raised_by_finish(db: Resource
             await writer.finish()
 
 
+@pytest.mark.slow
 async def test_a_first_import_in_many_batches_stores_every_customer(
     client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -341,6 +342,7 @@ async def test_a_first_import_in_many_batches_stores_every_customer(
     }  # fmt: skip
 
 
+@pytest.mark.slow
 async def test_a_first_import_failing_mid_feed_stores_nothing(
     client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -258,6 +258,7 @@ async def _customers_of(db: Resources, connection_id: str) -> int:
     return int(count or 0)
 
 
+@pytest.mark.slow
 async def test_hostile_feeds_fail_their_import_jobs_fast_flat_and_whole(
     client: AsyncClient, db: Resources, sandbox: SandboxState, stand_in: DirectoStandIn
 ) -> None:

@@ -6,6 +6,7 @@ imports deadlock and one fails."""
 
 from __future__ import annotations
 
+import pytest
 from httpx import AsyncClient
 
 from app.directo.sandbox import SandboxState
@@ -15,6 +16,7 @@ from tests.support.helpers import run_worker_burst
 BASE = "/v1/companies/concurrent-firm/directo"
 
 
+@pytest.mark.slow
 async def test_customers_and_articles_import_together(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

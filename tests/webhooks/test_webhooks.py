@@ -78,6 +78,7 @@ async def deliveries(client: AsyncClient, endpoint_id: object) -> list[dict[str,
     return list(response.json()["items"])
 
 
+@pytest.mark.slow
 async def test_registration_shows_the_secret_once(client: AsyncClient, receiver: Receiver) -> None:
     created = await register(
         client, receiver.url(), event_types=["invoice.paid"], description="Uku"
@@ -128,6 +129,7 @@ async def test_delivery_is_signed_the_standard_webhooks_way(
     )
 
 
+@pytest.mark.slow
 async def test_three_failures_then_success_is_one_success_after_four_attempts(
     client: AsyncClient, db: Resources, receiver: Receiver
 ) -> None:
@@ -308,6 +310,7 @@ async def test_private_target_is_refused_again_at_delivery(
     assert str(delivery["last_error"]).startswith("url_not_public")
 
 
+@pytest.mark.slow
 async def test_an_event_whose_transaction_rolls_back_is_never_announced(
     client: AsyncClient, db: Resources, receiver: Receiver
 ) -> None:
@@ -351,6 +354,7 @@ async def test_concurrent_emitters_get_gapless_unique_sequences(db: Resources) -
     assert sorted(event.sequence for event in events) == list(range(1, 21))
 
 
+@pytest.mark.slow
 async def test_two_burst_workers_deliver_each_attempt_once(
     client: AsyncClient, db: Resources, receiver: Receiver
 ) -> None:
@@ -411,6 +415,7 @@ async def test_delivery_log_pages_with_an_opaque_cursor(
     assert (bad.status_code, bad.json()["code"]) == (422, "cursor_invalid")
 
 
+@pytest.mark.slow
 async def test_a_slow_endpoint_with_a_backlog_does_not_hold_up_another(
     client: AsyncClient, db: Resources, receiver: Receiver
 ) -> None:
@@ -477,6 +482,7 @@ async def test_hostile_retry_after_is_recorded_and_the_tick_delivers_everything_
     assert await deliver_webhooks({"resources": db}) == 0  # nothing re-sent a minute later
 
 
+@pytest.mark.slow
 async def test_a_receiver_answering_absurdly_for_ever_ends_failed_on_schedule(
     client: AsyncClient, db: Resources, receiver: Receiver
 ) -> None:

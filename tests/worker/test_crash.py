@@ -13,6 +13,7 @@ import asyncio
 import random
 import signal
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
@@ -30,6 +31,7 @@ from tests.support.workers import no_live_runs, start_worker, worker_polling
 KILLS = 10
 
 
+@pytest.mark.slow
 async def test_reload_survives_repeated_sigkills_and_ends_like_a_clean_run(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -102,6 +104,7 @@ async def reload_finished(client: AsyncClient, reload_id: str) -> bool:
     return state["status"] not in {"queued", "running", "interrupted"}
 
 
+@pytest.mark.slow
 async def test_worker_stops_cleanly_on_sigterm(db: Resources) -> None:
     """Deployments stop workers with SIGTERM: the process must end, not keep polling."""
     worker = await start_worker(db)

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import uuid
 
+import pytest
 from arq.worker import Worker
 from prometheus_client import REGISTRY
 
@@ -35,6 +36,7 @@ async def started(worker: Worker) -> None:
             await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 async def test_two_deployments_on_one_redis_both_run_every_cron(db: Resources) -> None:
     queues = [f"deploy-{name}-{uuid.uuid4().hex[:6]}" for name in ("prod", "staging")]
     workers = [
@@ -52,6 +54,7 @@ async def test_two_deployments_on_one_redis_both_run_every_cron(db: Resources) -
         "exports_tick",
         "import_statistics",
         "payments_tick",
+        "prune_directo_calls",
         "refresh_catalogues",
         "watchdog",
     ]

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from app.db.models import Event, Job
@@ -100,6 +101,7 @@ async def until(api: httpx.AsyncClient, url: str, done: Any) -> Any:
             await asyncio.sleep(0.3)
 
 
+@pytest.mark.slow
 async def test_two_apis_and_two_workers_do_everything_exactly_once(
     db: Resources, sandbox: SandboxState
 ) -> None:

@@ -98,6 +98,7 @@ async def ping_job(db: Resources) -> uuid.UUID:
         return (await job_repo.create_job(session, kind=JobName.PING.value)).id
 
 
+@pytest.mark.slow
 async def test_worker_keeps_working_across_a_redis_restart(
     db: Resources, private_redis: PrivateRedis
 ) -> None:

@@ -1,5 +1,6 @@
 """All tables of the gateway. Importing this package registers every model on `Base.metadata`."""
 
+from app.db.models.calls import DirectoCall
 from app.db.models.catalog import DirectoArticle, DirectoCustomer, SyncWatermark
 from app.db.models.connections import Client, ClientLink, Connection, Integration
 from app.db.models.enums import (
@@ -10,6 +11,7 @@ from app.db.models.enums import (
     JobStatus,
     PaymentStatus,
     ReloadClientStatus,
+    StatisticsRead,
 )
 from app.db.models.events import (
     CallbackSecret,
@@ -21,7 +23,13 @@ from app.db.models.events import (
 )
 from app.db.models.exports import InvoiceExport
 from app.db.models.jobs import Job
-from app.db.models.statistics import MonthlyStatistic, Reload, ReloadClient, SummarySettings
+from app.db.models.statistics import (
+    MonthlyStatistic,
+    Reload,
+    ReloadClient,
+    StatisticsReadRecord,
+    SummarySettings,
+)
 
 __all__ = [
     "CallbackSecret",
@@ -33,6 +41,7 @@ __all__ = [
     "ConnectionScope",
     "DeliveryStatus",
     "DirectoArticle",
+    "DirectoCall",
     "DirectoCustomer",
     "Event",
     "ExportStatus",
@@ -45,6 +54,8 @@ __all__ = [
     "Reload",
     "ReloadClient",
     "ReloadClientStatus",
+    "StatisticsRead",
+    "StatisticsReadRecord",
     "SummarySettings",
     "SyncWatermark",
     "WebhookDelivery",

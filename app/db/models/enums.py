@@ -46,6 +46,14 @@ class ReloadClientStatus(StrEnum):
     FAILED = "failed"
 
 
+class StatisticsRead(StrEnum):
+    """Which scheduled read of a month: the first, after its import day has ended, or the
+    one that settles it days later (late bookings)."""
+
+    FIRST = "first"
+    SETTLE = "settle"
+
+
 class ExportStatus(StrEnum):
     QUEUED = "queued"
     SENDING = "sending"

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,6 +67,9 @@ class Event(UuidPrimaryKey, CreatedAt, Base):
     sequence: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
+    # The request and the job that caused the event (no foreign key: events outlive jobs).
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    job_id: Mapped[uuid.UUID | None]
 
 
 class WebhookDelivery(UuidPrimaryKey, Timestamps, Base):
@@ -75,6 +79,14 @@ class WebhookDelivery(UuidPrimaryKey, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("event_id", "endpoint_id"),
         Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        # A company's failing deliveries (failed, or retrying after a failed attempt).
+        Index(
+            "ix_webhook_deliveries_company_id_created_at_id_failing",
+            "company_id",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'failed' OR (status = 'pending' AND attempts > 0)"),
+        ),
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))

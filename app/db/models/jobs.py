@@ -28,6 +28,8 @@ class Job(UuidPrimaryKey, Timestamps, Base):
             postgresql_where=text("status IN ('queued', 'running', 'interrupted')"),
         ),
         Index("ix_jobs_status_heartbeat_at", "status", "heartbeat_at"),
+        # `GET /v1/jobs?company_id=…`, newest first.
+        Index("ix_jobs_company_id_created_at_id", "company_id", "created_at", "id"),
     )
 
     kind: Mapped[str] = mapped_column(String(64))
@@ -50,6 +52,8 @@ class Job(UuidPrimaryKey, Timestamps, Base):
     singleflight_key: Mapped[str | None] = mapped_column(String(255))
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     callback_url: Mapped[str | None] = mapped_column(Text)
+    # The X-Request-ID of the API request that created the job (README: Request ids).
+    request_id: Mapped[str | None] = mapped_column(String(128), index=True)
     started_at: Mapped[dt.datetime | None]
     heartbeat_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]

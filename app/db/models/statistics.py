@@ -7,11 +7,20 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Identity,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, CreatedAt, Timestamps, UuidPrimaryKey
-from app.db.models.enums import JobStatus, ReloadClientStatus, text_enum
+from app.db.models.enums import JobStatus, ReloadClientStatus, StatisticsRead, text_enum
 
 
 class SummarySettings(Timestamps, Base):
@@ -49,6 +58,10 @@ class Reload(UuidPrimaryKey, CreatedAt, Base):
     """A back-fill of N months of statistics for a company or some of its clients."""
 
     __tablename__ = "reloads"
+    # `GET /v1/companies/{company_id}/directo/reloads`, newest first.
+    __table_args__ = (
+        Index("ix_reloads_company_id_created_at_id", "company_id", "created_at", "id"),
+    )
 
     company_id: Mapped[str] = mapped_column(String(64), index=True)
     job_id: Mapped[uuid.UUID] = mapped_column(
@@ -85,3 +98,23 @@ class ReloadClient(Base):
     months_written: Mapped[int] = mapped_column(default=0)
     error: Mapped[dict[str, Any] | None]
     finished_at: Mapped[dt.datetime | None]
+
+
+class StatisticsReadRecord(CreatedAt, Base):
+    """One scheduled read of a client's month (`first` or `settle`): claimed by the job that
+    reads it when the job is created — so each is created once, whichever tick or worker
+    gets there — and `completed_at` once its values are stored."""
+
+    __tablename__ = "statistics_reads"
+
+    company_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(primary_key=True)
+    read_kind: Mapped[StatisticsRead] = mapped_column(
+        text_enum(StatisticsRead, name="read_kind"), primary_key=True
+    )
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="SET NULL")
+    )
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    completed_at: Mapped[dt.datetime | None]

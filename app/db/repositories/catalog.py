@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -37,8 +38,10 @@ from app.db.models import (
     DirectoArticle,
     DirectoCustomer,
     Integration,
+    Job,
     SyncWatermark,
 )
+from app.db.models.enums import ACTIVE_JOB_STATUSES
 
 CatalogModel = type[DirectoCustomer] | type[DirectoArticle]
 
@@ -397,21 +400,37 @@ async def existing_codes(
 
 
 async def refresh_candidates(
-    session: AsyncSession, *, feed: str, ran_before: dt.datetime, limit: int
-) -> list[Connection]:
+    session: AsyncSession,
+    *,
+    feed: str,
+    ran_before: dt.datetime,
+    limit: int,
+    pending_key_prefix: str | None = None,
+) -> list[tuple[Connection, dt.datetime | None]]:
     """Connections of enabled integrations whose `feed` last ran before `ran_before` (or
-    never), least recently refreshed first."""
+    never), least recently refreshed first, each with that last run (one query). With
+    `pending_key_prefix`, a connection with an unfinished job under the single-flight key
+    `<prefix><connection id>` is left out (its import is already queued or running)."""
     watermark = aliased(SyncWatermark)
+    pending = (
+        select(Job.id)
+        .where(
+            Job.singleflight_key == func.concat(pending_key_prefix, Connection.id),
+            Job.status.in_(ACTIVE_JOB_STATUSES),
+        )
+        .exists()
+    )
     statement = (
-        select(Connection)
+        select(Connection, watermark.last_run_at)
         .join(Integration, Integration.company_id == Connection.company_id)
         .outerjoin(watermark, (watermark.connection_id == Connection.id) & (watermark.feed == feed))
         .where(
             Integration.enabled.is_(True),
             Connection.retired_at.is_(None),
             or_(watermark.last_run_at.is_(None), watermark.last_run_at < ran_before),
+            true() if pending_key_prefix is None else ~pending,
         )
         .order_by(watermark.last_run_at.asc().nulls_first(), Connection.id)
         .limit(limit)
     )
-    return list((await session.execute(statement)).scalars())
+    return [(row[0], row[1]) for row in await session.execute(statement)]

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import correlation
 from app.db.models import (
     CompanyEventSequence,
     DeliveryStatus,
@@ -37,7 +38,14 @@ async def insert_event(
     session: AsyncSession, *, company_id: str, type_: str, payload: dict[str, Any], sequence: int
 ) -> Event:
     event = Event(
-        id=uuid.uuid4(), company_id=company_id, type=type_, payload=payload, sequence=sequence
+        id=uuid.uuid4(),
+        company_id=company_id,
+        type=type_,
+        payload=payload,
+        sequence=sequence,
+        # What caused it, from the context: the API request, or the job run (README: Request ids).
+        request_id=correlation.REQUEST_ID.get(),
+        job_id=correlation.JOB_ID.get(),
     )
     session.add(event)
     await session.flush()

@@ -1,17 +1,23 @@
 """Jobs table access: creation with single-flight/dedupe keys, claiming runs, progress,
 and the watchdog queries. Every update that belongs to a run is fenced by its `run_token`,
-so a run that was presumed dead can never overwrite the result of the run that replaced it."""
+so a run that was presumed dead can never overwrite the result of the run that replaced it.
+
+A job is created with the request id of the context (`app.correlation.REQUEST_ID`): the API
+request's, or — for a job a job creates — the request id of the run creating it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import correlation
 from app.db.models import Job, JobStatus
 from app.db.models.enums import ACTIVE_JOB_STATUSES
 
@@ -37,6 +43,7 @@ async def create_job(
         counts={},
         errors=[],
         callback_url=callback_url,
+        request_id=correlation.REQUEST_ID.get(),
     )
     session.add(job)
     await session.flush()
@@ -69,6 +76,7 @@ async def create_singleflight_job(
             counts={},
             errors=[],
             callback_url=callback_url,
+            request_id=correlation.REQUEST_ID.get(),
             singleflight_key=singleflight_key,
             progress_done=0,
             attempts=0,
@@ -210,11 +218,17 @@ async def mark_stale_interrupted(
 
 
 async def unfinished_jobs(
-    session: AsyncSession, *, idle_since: dt.datetime
+    session: AsyncSession, *, idle_since: dt.datetime, limit: int | None = None
 ) -> list[tuple[uuid.UUID, str]]:
-    """Queued or interrupted jobs untouched since `idle_since`: candidates to enqueue again."""
-    statement = select(Job.id, Job.kind).where(
-        Job.status.in_([JobStatus.QUEUED, JobStatus.INTERRUPTED]), Job.updated_at < idle_since
+    """Queued or interrupted jobs untouched since `idle_since`, longest idle first (at most
+    `limit`): candidates to enqueue again."""
+    statement = (
+        select(Job.id, Job.kind)
+        .where(
+            Job.status.in_([JobStatus.QUEUED, JobStatus.INTERRUPTED]), Job.updated_at < idle_since
+        )
+        .order_by(Job.updated_at)
+        .limit(limit)
     )
     return [(row.id, row.kind) for row in await session.execute(statement)]
 
@@ -235,29 +249,91 @@ async def create_deduplicated_jobs(
     session: AsyncSession, *, kind: str, company_id: str, jobs: dict[str, dict[str, Any]]
 ) -> list[Job]:
     """Create one job per dedupe key (key → params) unless a job with that key ever
-    existed; returns the jobs created now. Concurrent callers create each job once."""
-    if not jobs:
-        return []
-    statement = (
-        insert(Job)
-        .values(
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "kind": kind,
-                    "status": JobStatus.QUEUED,
-                    "company_id": company_id,
-                    "params": params,
-                    "counts": {},
-                    "errors": [],
-                    "dedupe_key": key,
-                    "progress_done": 0,
-                    "attempts": 0,
-                }
-                for key, params in jobs.items()
-            ]
+    existed; returns the jobs created now. Concurrent callers create each job once. One
+    INSERT per `_ROWS_PER_INSERT` jobs."""
+    request_id = correlation.REQUEST_ID.get()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": uuid.uuid4(),
+            "kind": kind,
+            "status": JobStatus.QUEUED,
+            "company_id": company_id,
+            "params": params,
+            "counts": {},
+            "errors": [],
+            "dedupe_key": key,
+            "request_id": request_id,
+            "progress_done": 0,
+            "attempts": 0,
+        }
+        for key, params in jobs.items()
+    ]
+    created: list[Job] = []
+    for chunk in _chunks(rows):
+        statement = (
+            insert(Job)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(Job)
         )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Job)
-    )
-    return list((await session.execute(statement)).scalars())
+        created += (await session.execute(statement)).scalars()
+    return created
+
+
+# Rows per multi-row INSERT: a statement carries at most 32,767 bind parameters (asyncpg),
+# and a job row takes 12.
+_ROWS_PER_INSERT = 1000
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        yield rows[start : start + _ROWS_PER_INSERT]
+
+
+@dataclass(frozen=True, slots=True)
+class SingleflightJob:
+    """A job to create unless an unfinished one holds `singleflight_key`."""
+
+    kind: str
+    singleflight_key: str
+    company_id: str | None
+    connection_id: uuid.UUID | None
+    params: dict[str, Any]
+
+
+async def create_singleflight_jobs(
+    session: AsyncSession, jobs: Sequence[SingleflightJob]
+) -> list[Job]:
+    """`create_singleflight_job` for many jobs in one INSERT per `_ROWS_PER_INSERT`:
+    creates each job whose key no unfinished job holds; returns the jobs created now (the
+    partial unique index decides under concurrency)."""
+    request_id = correlation.REQUEST_ID.get()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": uuid.uuid4(),
+            "kind": job.kind,
+            "status": JobStatus.QUEUED,
+            "company_id": job.company_id,
+            "connection_id": job.connection_id,
+            "params": job.params,
+            "counts": {},
+            "errors": [],
+            "request_id": request_id,
+            "singleflight_key": job.singleflight_key,
+            "progress_done": 0,
+            "attempts": 0,
+        }
+        for job in {job.singleflight_key: job for job in jobs}.values()
+    ]
+    created: list[Job] = []
+    for chunk in _chunks(rows):
+        statement = (
+            insert(Job)
+            .values(chunk)
+            .on_conflict_do_nothing(
+                index_elements=["singleflight_key"], index_where=_ACTIVE_PREDICATE
+            )
+            .returning(Job)
+        )
+        created += (await session.execute(statement)).scalars()
+    return created

@@ -22,6 +22,9 @@ POST   /_sandbox/tokens/revoke           {"token"}
 POST   /_sandbox/tokens/license          {"token", "components": ["get:customer", …]}
 GET    /_sandbox/requests                the request log (token fingerprints only)
 DELETE /_sandbox/requests
+GET    /_sandbox/concurrency             per token fingerprint: calls in flight and the
+                                         most seen at once
+DELETE /_sandbox/concurrency             forget the maxima
 ```
 """
 
@@ -183,6 +186,14 @@ async def requests_log(request: Request) -> Any:
     return [entry.as_json() for entry in state.requests]
 
 
+async def concurrency(request: Request) -> Any:
+    state = _state(request)
+    if request.method == "DELETE":
+        state.calls.clear()
+        return Response(status_code=204)
+    return state.calls.as_json()
+
+
 def routes() -> list[Route]:
     base = "/_sandbox"
     db = f"{base}/databases/{{db}}"
@@ -200,4 +211,5 @@ def routes() -> list[Route]:
         Route(f"{base}/tokens/revoke", _guarded(revoke), methods=["POST"]),
         Route(f"{base}/tokens/license", _guarded(license_token), methods=["POST"]),
         Route(f"{base}/requests", _guarded(requests_log), methods=["GET", "DELETE"]),
+        Route(f"{base}/concurrency", _guarded(concurrency), methods=["GET", "DELETE"]),
     ]

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -62,10 +63,23 @@ def _faulted(chunks: Iterator[bytes], fault: str | None) -> Iterator[bytes]:
 
 
 async def xmlcore(request: Request) -> Response:
-    """Answer one XML Direct request (see the module docstring)."""
+    """Answer one XML Direct request (see the module docstring), counting it in flight
+    per token (`SandboxState.calls`) until its answer's last byte is sent."""
     state: SandboxState = request.app.state.sandbox
+    params = await read_params(request, routing=state.mode.routing)
+    fingerprint = token_fingerprint(params.get("token") or params.get("key") or "")
+    state.calls.started(fingerprint)
+    try:
+        response = await _answer(request, state, params)
+    except BaseException:
+        state.calls.ended(fingerprint)
+        raise
+    response.background = BackgroundTask(state.calls.ended, fingerprint)
+    return response
+
+
+async def _answer(request: Request, state: SandboxState, params: dict[str, str]) -> Response:
     mode = state.mode
-    params = await read_params(request, routing=mode.routing)
     token = params.get("token") or params.get("key") or ""
     op = "put" if params.get("put") == "1" else "get" if params.get("get") == "1" else ""
     what = params.get("what", "").strip().lower()

@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from app.directo.sandbox.concurrency import CallGauge
 from app.directo.sandbox.config import (
     DEFAULT_DATABASES,
     DEFAULT_TOKENS,
@@ -72,6 +73,7 @@ class SandboxState:
         self.databases: dict[str, SandboxDatabase] = {}
         self.tokens: dict[str, TokenSpec] = {}
         self.mode = self._initial[2]
+        self.calls = CallGauge()  # calls in flight per token fingerprint, and their maximum
         self.reset()
 
     def reset(self) -> None:
@@ -81,6 +83,7 @@ class SandboxState:
             self.databases.clear()
             self.tokens.clear()
             self._log.clear()
+            self.calls.clear()
             self.mode = self._initial[2]
             for spec in self._initial[0]:
                 self.add_database(spec)
@@ -174,6 +177,11 @@ class SandboxState:
     def clear_requests(self) -> None:
         with self._lock:
             self._log.clear()
+
+    def max_concurrent_calls(self, token: str) -> int:
+        """The most calls `token` had in flight at once (since the last `reset` or
+        ``calls.clear()``)."""
+        return self.calls.max_in_flight(token_fingerprint(token))
 
     def now(self) -> str:
         return self._clock().isoformat(timespec="seconds")

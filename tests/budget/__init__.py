@@ -1,0 +1,1 @@
+"""Tests of the fleet-wide Directo budget (app/budget)."""

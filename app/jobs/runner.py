@@ -35,6 +35,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import correlation
+from app.db.errors import DatabaseFailure, classify
 from app.db.models import Job, JobStatus
 from app.db.repositories import jobs as job_repo
 from app.errors import AppError
@@ -264,6 +265,18 @@ async def _mark_interrupted(resources: Resources, job: Job, run_token: uuid.UUID
         )
 
 
+_TRANSIENT_DATABASE_FAILURES = {
+    DatabaseFailure.BUSY: (
+        "database_busy",
+        "the database declined this time (a lock or statement timeout); retried",
+    ),
+    DatabaseFailure.UNAVAILABLE: (
+        "database_unavailable",
+        "no database connection in time (the pool was busy, or the database was away); retried",
+    ),
+}
+
+
 def _is_user_facing(exc: Exception) -> bool:
     """Errors whose code and message are fit to show on a job: the gateway's own (AppError)
     and those that classify themselves with `retryable` (the Directo error tree, JobFailed,
@@ -285,8 +298,12 @@ async def _handle_failure(
     known = _is_user_facing(exc)
     code = str(getattr(exc, "code", "")) if known else "internal_error"
     detail = str(exc) if known else f"unexpected {type(exc).__name__}"
-    error = _error_record(code, detail, job.attempts)
     retryable = getattr(exc, "retryable", False) is True
+    if not known and (transient := _TRANSIENT_DATABASE_FAILURES.get(classify(exc))):
+        # The pool had no connection in time (a busy worker), a lock or statement timeout,
+        # a lost connection: the work is fine, this moment was not — run it again.
+        known, retryable, (code, detail) = True, True, transient
+    error = _error_record(code, detail, job.attempts)
     if retryable and job.attempts < spec.max_attempts:
         async with resources.sessionmaker() as session, session.begin():
             released = await job_repo.release_for_retry(

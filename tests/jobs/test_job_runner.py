@@ -291,3 +291,20 @@ async def test_a_library_error_with_a_code_is_still_internal(db: Resources) -> N
     assert [(e["code"], e["detail"]) for e in job.errors] == [
         ("internal_error", "unexpected DBAPIError")
     ]
+
+
+async def test_a_pool_with_no_connection_in_time_is_retried_not_a_crash(db: Resources) -> None:
+    """A busy worker (hundreds of jobs, a pool of a few connections) is a moment, not a
+    bug: the run is retried with a code that says so."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    async def handler(context: JobContext) -> JobOutcome:
+        raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached")
+
+    job_id = await new_job(db)
+    with pytest.raises(RetryJob):
+        await run_tracked_job(db, spec(handler, max_attempts=2), job_id)
+    job = await load(db, job_id)
+    assert (job.status, job.attempts) == (JobStatus.QUEUED, 1)
+    assert [e["code"] for e in job.errors] == ["database_unavailable"]
+    assert "QueuePool" not in job.errors[0]["detail"]

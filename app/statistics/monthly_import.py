@@ -37,8 +37,9 @@ from app.webhooks.types import EventType
 async def start_due_imports(
     session: AsyncSession, *, timing: StatisticsSettings, now: dt.datetime | None = None
 ) -> list[Job]:
-    """Create the statistics reads due at `now` that were never created; the caller
-    commits and enqueues the jobs returned."""
+    """Create the statistics reads due at `now` that were never created, for every
+    scheduled company in a fixed number of statements (`scheduled_reads`); the caller
+    commits and enqueues the jobs returned (within the queue's cap)."""
     now = now or dt.datetime.now(dt.UTC)
     return await create_read_jobs(session, await due_groups(session, until=now, timing=timing))
 

@@ -11,6 +11,12 @@ deterministic: `statistics:<company>:<connection>:<YYYY-MM>:<read>`, with a dige
 client ids appended when some of that database's clients were read for that month already
 (a client linked later, or one whose country's import day came earlier) — two ticks at once
 still compute the same key and create the job once.
+
+A tick costs a fixed number of SQL statements whatever the fleet's size — at month-end,
+hundreds of companies and thousands of clients: one query each for the settings, the
+clients' sources and the reads created since the look-back began, one multi-row INSERT per
+thousand jobs and one INSERT claiming every read (plus, only when ticks raced, one UPDATE
+narrowing jobs and one DELETE). The caller queues the jobs within the queue's cap.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from app.db.repositories import statistics as statistics_repo
 from app.db.repositories import statistics_reads as reads_repo
 from app.queue.names import JobName
 from app.statistics.compute import supported_keys
+from app.statistics.fields import Scope
 from app.statistics.import_days import (
     BALTIC_TIME,
     LOOKBACK_MONTHS,
@@ -38,8 +45,8 @@ from app.statistics.import_days import (
     add_months,
     first_of_month,
 )
-from app.statistics.read_times import due_reads
-from app.statistics.sources import ClientSource, company_sources
+from app.statistics.read_times import DueRead, due_reads
+from app.statistics.sources import ClientSource, scheduled_sources
 from app.statistics.storage import mapped_keys, month_key
 
 
@@ -70,22 +77,33 @@ async def due_groups(
     session: AsyncSession, *, until: dt.datetime, timing: StatisticsSettings
 ) -> list[ReadGroup]:
     """Every read due by `until` (aware), created or not, grouped per company, database,
-    month, read and due time; ordered by company, month, read, due time and database."""
+    month, read and due time; ordered by company, month, read, due time and database.
+
+    Reads the whole fleet in a fixed number of queries (the settings, the clients' sources,
+    the reads created since the look-back began), whatever the number of companies."""
+    companies = await statistics_repo.scheduled_companies(session)
+    sources = await scheduled_sources(session)
+    since = add_months(first_of_month(until.astimezone(BALTIC_TIME).date()), -LOOKBACK_MONTHS - 1)
+    created = await reads_repo.created_reads(session, since=since)
     groups: list[ReadGroup] = []
-    for settings in await statistics_repo.scheduled_companies(session):
+    for settings in companies:
         keys = mapped_keys(settings.field_mapping)
-        if keys:
-            groups += await _company_groups(session, settings, keys, until=until, timing=timing)
+        company_sources = sources.get(settings.company_id, {})
+        if keys and company_sources:
+            groups += _company_groups(
+                settings, keys, company_sources, created, until=until, timing=timing
+            )
     return sorted(
         groups,
         key=lambda g: (g.company_id, g.month, g.read, g.due_at, g.database, str(g.connection_id)),
     )
 
 
-async def _company_groups(
-    session: AsyncSession,
+def _company_groups(
     settings: SummarySettings,
     keys: list[str],
+    sources: dict[str, ClientSource],
+    created: set[reads_repo.ReadKey],
     *,
     until: dt.datetime,
     timing: StatisticsSettings,
@@ -93,23 +111,29 @@ async def _company_groups(
     company_id = settings.company_id
     rule = ImportDayRule(settings.import_day_rule)
     not_before = settings.created_at.astimezone(BALTIC_TIME).date()
-    since = add_months(first_of_month(until.astimezone(BALTIC_TIME).date()), -LOOKBACK_MONTHS - 1)
-    created = await reads_repo.created_reads(session, company_id, since=since)
     buckets: defaultdict[tuple[uuid.UUID, dt.date, StatisticsRead, dt.datetime], list[str]]
     buckets = defaultdict(list)
     own: dict[uuid.UUID, str | None] = {}
-    for source in (await company_sources(session, company_id)).values():
-        if not supported_keys(keys, source.scope):
+    # The reads due depend only on the client's country here, and what can be read on its
+    # scope: worked out once per company, not once per client.
+    reads_in: dict[str, list[DueRead]] = {}
+    readable: dict[Scope, bool] = {}
+    for source in sources.values():
+        if source.scope not in readable:
+            readable[source.scope] = bool(supported_keys(keys, source.scope))
+        if not readable[source.scope]:
             continue  # nothing mapped that this client's scope offers: nothing to read
         own[source.connection.id] = _own_client(source)
-        for due in due_reads(
-            until,
-            rule=rule,
-            day=settings.import_day,
-            country=source.country,
-            not_before=not_before,
-            timing=timing,
-        ):
+        if source.country not in reads_in:
+            reads_in[source.country] = due_reads(
+                until,
+                rule=rule,
+                day=settings.import_day,
+                country=source.country,
+                not_before=not_before,
+                timing=timing,
+            )
+        for due in reads_in[source.country]:
             buckets[(source.connection.id, due.month, due.read, due.due_at)].append(
                 source.client_id
             )
@@ -122,7 +146,7 @@ async def _company_groups(
             read=read,
             due_at=due_at,
             client_ids=tuple(sorted(clients)),
-            created=frozenset(c for c in clients if (c, month, read) in created),
+            created=frozenset(c for c in clients if (company_id, c, month, read) in created),
         )
         for (connection_id, month, read, due_at), clients in buckets.items()
     ]
@@ -152,7 +176,12 @@ def dedupe_key(
 async def create_read_jobs(session: AsyncSession, groups: Iterable[ReadGroup]) -> list[Job]:
     """Create (not enqueue) one job per company, database, month and read for the groups'
     clients whose read was not created yet, and claim those reads; returns the jobs created
-    now (the caller commits, then enqueues them). Idempotent and safe under concurrency."""
+    now, in the order of their keys (the caller commits, then enqueues them). Idempotent and
+    safe under concurrency; a fixed number of statements whatever the number of companies
+    (one multi-row INSERT per thousand jobs and one per several thousand reads).
+
+    A job whose reads another tick claimed first (it saw other clients, so computed another
+    key) is narrowed to the reads it claimed, or deleted when it claimed none."""
     pending: defaultdict[tuple[str, uuid.UUID, dt.date, StatisticsRead], set[str]]
     pending = defaultdict(set)
     earlier: set[tuple[str, uuid.UUID, dt.date, StatisticsRead]] = set()
@@ -161,7 +190,7 @@ async def create_read_jobs(session: AsyncSession, groups: Iterable[ReadGroup]) -
         pending[batch].update(group.pending)
         if group.created:
             earlier.add(batch)
-    by_company: defaultdict[str, dict[str, dict[str, object]]] = defaultdict(dict)
+    wanted: list[job_repo.DeduplicatedJob] = []
     for batch, clients in pending.items():
         if not clients:
             continue
@@ -169,43 +198,63 @@ async def create_read_jobs(session: AsyncSession, groups: Iterable[ReadGroup]) -
         key = dedupe_key(
             company_id, connection_id, month, read, client_ids=clients if batch in earlier else None
         )
-        by_company[company_id][key] = {
+        params = {
             "connection_id": str(connection_id),
             "month": month.isoformat(),
             "read": read.value,
             "client_ids": sorted(clients),
         }
-    created: list[Job] = []
-    for company_id, jobs in by_company.items():
-        for job in await job_repo.create_deduplicated_jobs(
-            session, kind=JobName.STATISTICS_IMPORT.value, company_id=company_id, jobs=jobs
-        ):
-            if await _claim(session, job):
-                created.append(job)
-    return created
+        wanted.append(
+            job_repo.DeduplicatedJob(
+                kind=JobName.STATISTICS_IMPORT.value,
+                dedupe_key=key,
+                company_id=company_id,
+                connection_id=connection_id,
+                params=params,
+            )
+        )
+    if not wanted:
+        return []
+    jobs = await job_repo.create_many_deduplicated_jobs(session, wanted)
+    return sorted(await _claim(session, jobs), key=lambda job: job.dedupe_key or "")
 
 
-async def _claim(session: AsyncSession, job: Job) -> bool:
-    """Claim the job's reads; narrow it to the clients claimed now, or delete it when another
-    job (created by a tick that saw other clients) claimed them all."""
-    params = dict(job.params)
+async def _claim(session: AsyncSession, jobs: list[Job]) -> list[Job]:
+    """Claim the jobs' reads in bulk; narrow each job to the clients claimed now, or delete
+    it when other jobs claimed them all; returns the jobs kept."""
+    claims = [claim for job in jobs for claim in _claims_of(job)]
+    claimed = await reads_repo.claim_reads(session, claims)
+    kept: list[Job] = []
+    narrowed: dict[uuid.UUID, dict[str, object]] = {}
+    emptied: list[uuid.UUID] = []
+    for job in jobs:
+        mine = [claim.client_id for claim in _claims_of(job) if claim.key in claimed]
+        if not mine:
+            emptied.append(job.id)
+            continue
+        kept.append(job)
+        if len(mine) < len(job.params["client_ids"]):
+            narrowed[job.id] = {**job.params, "client_ids": sorted(mine)}
+    if narrowed:
+        await job_repo.narrow_params(session, narrowed)
+    if emptied:
+        await job_repo.delete_jobs(session, emptied)
+    return kept
+
+
+def _claims_of(job: Job) -> list[reads_repo.ReadClaim]:
+    params = job.params
     assert job.company_id is not None
-    connection_id = uuid.UUID(str(params["connection_id"]))
-    clients = [str(client) for client in params["client_ids"]]
-    claimed = await reads_repo.claim_reads(
-        session,
-        company_id=job.company_id,
-        month=dt.date.fromisoformat(str(params["month"])),
-        read=StatisticsRead(str(params["read"])),
-        client_ids=clients,
-        job_id=job.id,
-        connection_id=connection_id,
-    )
-    if not claimed:
-        await session.delete(job)
-        await session.flush()
-        return False
-    if len(claimed) < len(clients):
-        job.params = {**params, "client_ids": sorted(claimed)}
-    job.connection_id = connection_id
-    return True
+    month = dt.date.fromisoformat(str(params["month"]))
+    read = StatisticsRead(str(params["read"]))
+    return [
+        reads_repo.ReadClaim(
+            company_id=job.company_id,
+            client_id=str(client),
+            month=month,
+            read=read,
+            connection_id=job.connection_id,
+            job_id=job.id,
+        )
+        for client in params["client_ids"]
+    ]

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from arq.constants import job_key_prefix
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from app.db.models import Connection, ConnectionScope, Integration, Job, JobStatus
 from app.resources import Resources
 from app.security.contexts import token_context
 from app.sync.refresh import MAX_PER_TICK
 from app.worker.crons import refresh_catalogues, watchdog
+from tests.support.statements import counted_statements
 
 CONNECTIONS = 3000
 QUEUE_CAP = 200
@@ -41,21 +40,6 @@ async def add_connections(db: Resources, count: int) -> None:
         )
     async with db.sessionmaker() as session, session.begin():
         session.add_all(rows)
-
-
-@contextmanager
-def counted_statements(db: Resources) -> Iterator[list[str]]:
-    """Every SQL statement the engine sends meanwhile."""
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def queued_in_postgres(db: Resources) -> int:

@@ -13,8 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, column, delete, func, or_, select, text, update, values
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import correlation
@@ -245,29 +245,26 @@ async def holds_run(session: AsyncSession, job_id: uuid.UUID, *, run_token: uuid
     return await session.scalar(statement) is not None
 
 
-async def create_deduplicated_jobs(
-    session: AsyncSession, *, kind: str, company_id: str, jobs: dict[str, dict[str, Any]]
+@dataclass(frozen=True, slots=True)
+class DeduplicatedJob:
+    """A job to create unless a job with `dedupe_key` ever existed."""
+
+    kind: str
+    dedupe_key: str
+    company_id: str | None
+    connection_id: uuid.UUID | None
+    params: dict[str, Any]
+
+
+async def create_many_deduplicated_jobs(
+    session: AsyncSession, jobs: Sequence[DeduplicatedJob]
 ) -> list[Job]:
-    """Create one job per dedupe key (key → params) unless a job with that key ever
-    existed; returns the jobs created now. Concurrent callers create each job once. One
-    INSERT per `_ROWS_PER_INSERT` jobs."""
-    request_id = correlation.REQUEST_ID.get()
-    rows: list[dict[str, Any]] = [
-        {
-            "id": uuid.uuid4(),
-            "kind": kind,
-            "status": JobStatus.QUEUED,
-            "company_id": company_id,
-            "params": params,
-            "counts": {},
-            "errors": [],
-            "dedupe_key": key,
-            "request_id": request_id,
-            "progress_done": 0,
-            "attempts": 0,
-        }
-        for key, params in jobs.items()
-    ]
+    """Create each job unless a job with its dedupe key ever existed (concurrent callers
+    create each once): one INSERT per `_ROWS_PER_INSERT` jobs, in the order of their keys,
+    so concurrent callers wait for each other's keys in one order and never deadlock;
+    returns the jobs created now."""
+    unique = sorted({job.dedupe_key: job for job in jobs}.values(), key=_by_key)
+    rows = [_queued_row(job, dedupe_key=job.dedupe_key) for job in unique]
     created: list[Job] = []
     for chunk in _chunks(rows):
         statement = (
@@ -280,9 +277,58 @@ async def create_deduplicated_jobs(
     return created
 
 
+def _by_key(job: DeduplicatedJob) -> str:
+    return job.dedupe_key
+
+
+async def narrow_params(session: AsyncSession, params: dict[uuid.UUID, dict[str, Any]]) -> None:
+    """Replace the params of the jobs (id → params) in one UPDATE per `_ROWS_PER_INSERT`;
+    the session's objects of those jobs are refreshed."""
+    rows = [{"id": job_id, "params": value} for job_id, value in sorted(params.items())]
+    for chunk in _chunks(rows):
+        narrowed = values(column("id", Uuid), column("params", JSONB), name="narrowed").data(
+            [(row["id"], row["params"]) for row in chunk]
+        )
+        statement = (
+            update(Job)
+            .where(Job.id == narrowed.c.id)
+            .values(params=narrowed.c.params)
+            .returning(Job)
+            .execution_options(populate_existing=True, synchronize_session=False)
+        )
+        await session.execute(statement)
+
+
+async def delete_jobs(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> None:
+    """Delete the jobs (never started) in one DELETE per `_ROWS_PER_INSERT`."""
+    ordered = sorted(job_ids)
+    for start in range(0, len(ordered), _ROWS_PER_INSERT):
+        chunk = ordered[start : start + _ROWS_PER_INSERT]
+        await session.execute(delete(Job).where(Job.id.in_(chunk)))
+
+
 # Rows per multi-row INSERT: a statement carries at most 32,767 bind parameters (asyncpg),
-# and a job row takes 12.
+# and a job row takes 13.
 _ROWS_PER_INSERT = 1000
+
+
+def _queued_row(job: DeduplicatedJob | SingleflightJob, **key: str) -> dict[str, Any]:
+    """A new queued job's row for a multi-row INSERT, with its dedupe or single-flight key
+    and the request id of the work in hand."""
+    return {
+        "id": uuid.uuid4(),
+        "kind": job.kind,
+        "status": JobStatus.QUEUED,
+        "company_id": job.company_id,
+        "connection_id": job.connection_id,
+        "params": job.params,
+        "counts": {},
+        "errors": [],
+        "request_id": correlation.REQUEST_ID.get(),
+        "progress_done": 0,
+        "attempts": 0,
+        **key,
+    }
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -307,24 +353,8 @@ async def create_singleflight_jobs(
     """`create_singleflight_job` for many jobs in one INSERT per `_ROWS_PER_INSERT`:
     creates each job whose key no unfinished job holds; returns the jobs created now (the
     partial unique index decides under concurrency)."""
-    request_id = correlation.REQUEST_ID.get()
-    rows: list[dict[str, Any]] = [
-        {
-            "id": uuid.uuid4(),
-            "kind": job.kind,
-            "status": JobStatus.QUEUED,
-            "company_id": job.company_id,
-            "connection_id": job.connection_id,
-            "params": job.params,
-            "counts": {},
-            "errors": [],
-            "request_id": request_id,
-            "singleflight_key": job.singleflight_key,
-            "progress_done": 0,
-            "attempts": 0,
-        }
-        for job in {job.singleflight_key: job for job in jobs}.values()
-    ]
+    unique = {job.singleflight_key: job for job in jobs}.values()
+    rows = [_queued_row(job, singleflight_key=job.singleflight_key) for job in unique]
     created: list[Job] = []
     for chunk in _chunks(rows):
         statement = (

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,6 +87,49 @@ async def scheduled_companies(session: AsyncSession) -> list[SummarySettings]:
         .join(Integration, Integration.company_id == SummarySettings.company_id)
         .where(Integration.enabled.is_(True))
         .order_by(SummarySettings.company_id)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+def _scheduled_company_ids() -> Select[str]:
+    return (
+        select(SummarySettings.company_id)
+        .join(Integration, Integration.company_id == SummarySettings.company_id)
+        .where(Integration.enabled.is_(True))
+    )
+
+
+async def scheduled_client_countries(session: AsyncSession) -> dict[tuple[str, str], str]:
+    """`client_countries` of every scheduled company: (company, client) → country."""
+    rows = await session.execute(
+        select(Client.company_id, Client.client_id, Client.country).where(
+            Client.company_id.in_(_scheduled_company_ids())
+        )
+    )
+    return {(company, client): country for company, client, country in rows.all()}
+
+
+async def scheduled_customer_links(session: AsyncSession) -> list[tuple[str, str, str]]:
+    """`linked_customer_codes` of every scheduled company: (company, client, customer code),
+    ordered by company and client."""
+    rows = await session.execute(
+        select(ClientLink.company_id, ClientLink.client_id, ClientLink.customer_code)
+        .where(ClientLink.company_id.in_(_scheduled_company_ids()))
+        .order_by(ClientLink.company_id, ClientLink.client_id)
+    )
+    return [(company, client, code) for company, client, code in rows.all()]
+
+
+async def scheduled_connections(session: AsyncSession) -> list[Connection]:
+    """The current (not retired) connections of every scheduled company — the company's
+    own and its clients' — ordered by company and client (the company's first)."""
+    statement = (
+        select(Connection)
+        .where(
+            Connection.company_id.in_(_scheduled_company_ids()),
+            Connection.retired_at.is_(None),
+        )
+        .order_by(Connection.company_id, Connection.client_id.nulls_first())
     )
     return list((await session.execute(statement)).scalars())
 

@@ -8,6 +8,7 @@ import sys
 from asyncio.subprocess import DEVNULL
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.resources import Resources
@@ -37,6 +38,7 @@ async def _get(url: str) -> httpx.Response | None:
         return None
 
 
+@pytest.mark.slow
 async def test_two_api_processes_report_one_sum(db: Resources) -> None:
     port = free_port()
     env = {**worker_env(db), "GATEWAY_API__KEYS": API_KEY}

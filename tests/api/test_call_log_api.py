@@ -58,6 +58,7 @@ async def _connect(api: AsyncClient) -> dict[str, object]:
     return dict(connected.json())
 
 
+@pytest.mark.slow
 async def test_a_jobs_calls_are_listed_in_order_with_what_was_asked(
     api: AsyncClient, db: Resources, sandbox: object
 ) -> None:
@@ -93,6 +94,7 @@ async def test_a_jobs_calls_are_listed_in_order_with_what_was_asked(
     }
 
 
+@pytest.mark.slow
 async def test_request_calls_are_recorded_and_the_token_never_is(
     api: AsyncClient, db: Resources, sandbox: object
 ) -> None:
@@ -119,6 +121,7 @@ async def test_request_calls_are_recorded_and_the_token_never_is(
     assert all(TOKEN not in str(row) for row in await _stored_calls(db))
 
 
+@pytest.mark.slow
 async def test_calls_are_paged_and_an_unknown_job_is_a_404(
     api: AsyncClient, db: Resources, sandbox: object
 ) -> None:

@@ -19,6 +19,7 @@ def _local_references(html: str) -> list[str]:
     return re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
 async def test_docs_pages_name_only_assets_the_app_serves(client: AsyncClient, page: str) -> None:
     response = await client.get(page, headers={"Authorization": ""})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import quote
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import text
 
@@ -37,6 +38,7 @@ async def _connect(client: AsyncClient, company: str, token: str) -> dict[str, o
     return dict(connected.json())
 
 
+@pytest.mark.slow
 async def test_jobs_are_listed_per_company_newest_first_and_filtered(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -91,6 +93,7 @@ async def test_jobs_are_listed_per_company_newest_first_and_filtered(
     }
 
 
+@pytest.mark.slow
 async def test_a_companys_reloads_are_listed_and_no_other_companys(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

@@ -53,6 +53,7 @@ async def test_a_valid_id_is_echoed_on_success_and_on_every_error(client: AsyncC
     ["", "a" * 129, "has space", "<script>", "naïve", "a/b", "semi;colon"],
     ids=["empty", "too-long", "space", "markup", "non-ascii", "slash", "semicolon"],
 )
+@pytest.mark.slow
 async def test_an_invalid_id_is_replaced_and_never_echoed(client: AsyncClient, sent: str) -> None:
     response = await client.get("/v1/nothing-here", headers={"X-Request-ID": sent.encode()})
     assert response.status_code == 404
@@ -131,6 +132,7 @@ async def test_every_log_line_of_a_request_carries_its_id(
     assert events == {"database_refused_value": GIVEN, "http_request": GIVEN}
 
 
+@pytest.mark.slow
 async def test_a_job_created_by_a_request_carries_its_id(
     client: AsyncClient, settings: Settings
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import text
 
@@ -19,6 +20,7 @@ def _feeds(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {feed["feed"]: feed for feed in body["feeds"]}
 
 
+@pytest.mark.slow
 async def test_a_fresh_connection_is_not_stale_and_shows_what_it_holds(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -64,6 +66,7 @@ async def test_a_fresh_connection_is_not_stale_and_shows_what_it_holds(
     assert statistics["next_run_at"] is not None
 
 
+@pytest.mark.slow
 async def test_a_feed_past_its_schedule_is_stale_since_it_was_due(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -85,6 +88,7 @@ async def test_a_feed_past_its_schedule_is_stale_since_it_was_due(
     assert feeds["customers"]["stale_rule"] == "no successful import for 2 refresh intervals (12 h)"
 
 
+@pytest.mark.slow
 async def test_a_clients_own_connection_and_another_companys_answers(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

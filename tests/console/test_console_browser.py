@@ -169,6 +169,7 @@ async def _walk(
     await expect(page).to_have_url(f"{url}/ops/sign-in?next=/ops/jobs")
 
 
+@pytest.mark.slow
 async def test_an_operator_works_through_the_console(
     db: Resources, sandbox: SandboxState, request: pytest.FixtureRequest
 ) -> None:

@@ -80,6 +80,7 @@ async def _seed(http: AsyncClient, db: Resources, sandbox: SandboxState) -> dict
     }
 
 
+@pytest.mark.slow
 async def test_every_page_shows_the_data_and_no_secret(
     http: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

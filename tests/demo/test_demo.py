@@ -44,6 +44,7 @@ async def payment_polls_every_moment(db: Resources) -> AsyncIterator[None]:
             await task
 
 
+@pytest.mark.slow
 async def test_the_demo_reaches_invoice_paid(
     db: Resources, sandbox: SandboxState, sandbox_server: tuple[SandboxState, str]
 ) -> None:

@@ -227,6 +227,7 @@ def _xml(what: str, records: list[tuple[dict[str, str], list[dict[str, str]]]]) 
     return f"<transport><{feed.container}>{body}</{feed.container}></transport>".encode()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", DOCUMENT_FEEDS)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())

@@ -209,6 +209,7 @@ async def _compare(
     per_code_reads_up_to=st.integers(0, 3),
     seed=st.integers(1, 50),
 )
+@pytest.mark.slow
 def test_planned_reads_tally_exactly_what_each_clients_own_read_does(
     settings: Settings,
     sandbox: SandboxState,
@@ -240,6 +241,7 @@ def test_planned_reads_tally_exactly_what_each_clients_own_read_does(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.slow
 @given(drawn=documents, group=crowded_groups(), months_per_read=st.integers(1, 3))
 def test_shared_reads_split_in_spans_tally_exactly_what_each_clients_own_read_does(
     settings: Settings,

@@ -9,6 +9,7 @@ import re
 import sys
 from asyncio.subprocess import PIPE
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import select, update
 
@@ -53,6 +54,7 @@ async def _jobs(db: Resources) -> list[Job]:
         return list(await session.scalars(statement))
 
 
+@pytest.mark.slow
 async def test_schedule_lists_then_creates_the_days_reads_once(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -116,6 +118,7 @@ async def test_schedule_lists_then_creates_the_days_reads_once(
         ]  # fmt: skip
 
 
+@pytest.mark.slow
 async def test_a_future_day_is_listed_but_never_read_early(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

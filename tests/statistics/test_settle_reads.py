@@ -8,6 +8,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import select, update
 
@@ -70,6 +71,7 @@ def _invoices_of(sandbox: SandboxState, code: str, month: dt.date) -> list[dict[
     ]
 
 
+@pytest.mark.slow
 async def test_one_job_reads_a_200_client_database_month_in_at_most_4_calls_once(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -126,6 +128,7 @@ async def test_one_job_reads_a_200_client_database_month_in_at_most_4_calls_once
     }
 
 
+@pytest.mark.slow
 async def test_the_settle_read_replaces_the_first_with_late_bookings(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -183,6 +186,7 @@ async def _month_values(client: AsyncClient, client_id: str, query: dict[str, st
     return {value["field_key"]: value["value"] for value in month["values"]}
 
 
+@pytest.mark.slow
 async def test_own_databases_and_later_clients_get_their_own_jobs(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

@@ -8,6 +8,7 @@ import dataclasses
 import uuid
 from typing import Any
 
+import pytest
 from arq.constants import job_key_prefix
 from sqlalchemy import func, select, update
 
@@ -62,6 +63,7 @@ async def run_jobs_from_redis(db: Resources, count: int) -> None:
         await session.execute(update(Job).where(Job.id.in_(ids)).values(status=JobStatus.SUCCEEDED))
 
 
+@pytest.mark.slow
 async def test_refresh_ticks_scale_and_keep_the_queue_bounded(db: Resources) -> None:
     await add_connections(db, CONNECTIONS)
     sync = db.settings.sync.model_copy(update={"max_queued_jobs": QUEUE_CAP})

@@ -68,6 +68,7 @@ def connection_key(db: Resources) -> str:
     return budget_key(db.directo.endpoint(creds), TOKEN)
 
 
+@pytest.mark.slow
 async def test_two_workers_keep_one_connection_within_its_cap(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
@@ -92,6 +93,7 @@ async def test_two_workers_keep_one_connection_within_its_cap(
     assert peak <= directo.max_concurrency_per_connection
 
 
+@pytest.mark.slow
 async def test_a_killed_workers_slots_come_back_after_the_lease(
     client: AsyncClient, db: Resources, sandbox: SandboxState, leases: LeaseSet
 ) -> None:

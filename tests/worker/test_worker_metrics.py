@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from httpx import AsyncClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -77,6 +78,7 @@ async def connect_and_run(
     return job["id"], headers
 
 
+@pytest.mark.slow
 async def test_a_worker_serves_its_metrics_and_one_request_id_follows_the_work(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:

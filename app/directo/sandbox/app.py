@@ -13,15 +13,15 @@ unknown legacy database code (HTTP 404).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from app.directo.sandbox import admin, xml
 from app.directo.sandbox.cache import FeedCache
@@ -74,8 +74,23 @@ async def xmlcore(request: Request) -> Response:
     except BaseException:
         state.calls.ended(fingerprint)
         raise
-    response.background = BackgroundTask(state.calls.ended, fingerprint)
-    return response
+    return _CountedUntilSent(response, lambda: state.calls.ended(fingerprint))
+
+
+class _CountedUntilSent(Response):
+    """`response`, and `done()` once it is sent — or abandoned: a client that hangs up
+    mid-stream (a dropped connection, a killed worker, a timeout) ends its call too, where
+    a background task would never run and the call would count as in flight for ever."""
+
+    def __init__(self, response: Response, done: Callable[[], None]) -> None:
+        self._response = response
+        self._done = done
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._response(scope, receive, send)
+        finally:
+            self._done()
 
 
 async def _answer(request: Request, state: SandboxState, params: dict[str, str]) -> Response:

@@ -117,6 +117,9 @@ class RedisBudget:
                         waiter_ms=_WAITER_MS,
                     )
                 except (RedisError, OSError) as exc:
+                    # Redis may have run the script and lost only its answer: give that
+                    # lease (or waiting mark) back rather than hold a slot until it expires.
+                    await self.give_back(key, lease_id)
                     return await self._acquire_locally(key, exc)
                 if granted:
                     return _RedisLease(self, key, lease_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 
 import structlog
 from redis.asyncio import Redis
@@ -47,7 +48,10 @@ class Doorbell:
 
     def _listen(self) -> None:
         if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._run(), name="directo-budget-doorbell")
+            # A context of its own: not the first waiter's request and job ids for life.
+            self._listener = asyncio.create_task(
+                self._run(), name="directo-budget-doorbell", context=contextvars.Context()
+            )
 
     async def _run(self) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)

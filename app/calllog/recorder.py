@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.correlation import JOB_ID, REQUEST_ID
+from app.db.errors import DatabaseFailure, classify
 from app.db.repositories import directo_calls as call_repo
 from app.directo.transport import CallRecord
 
@@ -99,6 +100,12 @@ class CallLog:
             async with sessionmaker() as session, session.begin():
                 await call_repo.insert_calls(session, rows)
         except (SQLAlchemyError, OSError, asyncio.CancelledError) as exc:
+            if not _worth_retrying(exc):
+                # Rows the database will never take (a bug): keeping them would block
+                # every later flush behind them.
+                self.dropped += len(rows)
+                log.error("call_log_rows_refused", error=type(exc).__name__, rows=len(rows))
+                return 0
             newer = list(self._rows)
             self._rows.clear()
             for row in [*rows, *newer]:
@@ -134,3 +141,11 @@ async def periodic_flush(
     while True:
         await asyncio.sleep(every)
         await call_log.flush(sessionmaker)
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """A flush failed for a moment (the database busy or away, the task cancelled), not
+    because of its rows."""
+    if isinstance(exc, SQLAlchemyError):
+        return classify(exc) in {DatabaseFailure.BUSY, DatabaseFailure.UNAVAILABLE}
+    return True

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from app.connections.service import require_enabled
 from app.console import audit
@@ -23,7 +26,10 @@ from app.db.repositories import statistics as statistics_repo
 from app.errors import AppError, ProblemItem
 from app.queue.names import JobName
 from app.statistics.reload_requests import MAX_MONTHS, request_reload
-from app.statistics.schemas import ReloadOut, ReloadSummaryOut
+from app.statistics.schemas import ReloadIn, ReloadOut, ReloadSummaryOut
+
+# The API's rule for a company id (its path parameter).
+_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 router = APIRouter()
 
@@ -78,9 +84,33 @@ def _months(form: Form) -> int:
 
 
 def _clients(form: Form) -> list[str] | None:
-    """The client ids typed (comma, space or line separated); None: every client."""
+    """The client ids typed (comma, space or line separated), held to the API's rules for
+    them (`ReloadIn`); None: every client."""
     ids = [part for part in form.get("clients").replace(",", " ").split() if part]
-    return ids or None
+    if not ids:
+        return None
+    try:
+        return ReloadIn(client_ids=ids).client_ids
+    except ValidationError as error:
+        raise AppError(
+            "client_ids_invalid",
+            "Client ids are 1–64 characters of letters, digits and . _ : -, at most 1,000.",
+            status=422,
+            errors=[ProblemItem(code="client_ids_invalid", message=str(len(ids)), loc=["clients"])],
+        ) from error
+
+
+def _company(form: Form) -> str:
+    """The company id, held to the API's rule for it (see `_ID`)."""
+    company_id = form.get("company")
+    if not _ID.fullmatch(company_id):
+        raise AppError(
+            "company_id_invalid",
+            "A company id is 1–64 characters of letters, digits and . _ : -.",
+            status=422,
+            errors=[ProblemItem(code="company_id_invalid", message="", loc=["company"])],
+        )
+    return company_id
 
 
 @router.post("/reloads", response_class=HTMLResponse)
@@ -92,6 +122,7 @@ async def start_reload(
     assert session.operator is not None
     company_id = form.get("company")
     try:
+        company_id = _company(form)
         months = _months(form)
         await require_enabled(work.session, company_id)
         requested = await request_reload(

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import correlation
@@ -299,7 +300,11 @@ async def _handle_failure(
     code = str(getattr(exc, "code", "")) if known else "internal_error"
     detail = str(exc) if known else f"unexpected {type(exc).__name__}"
     retryable = getattr(exc, "retryable", False) is True
-    if not known and (transient := _TRANSIENT_DATABASE_FAILURES.get(classify(exc))):
+    if (
+        not known
+        and isinstance(exc, SQLAlchemyError)
+        and (transient := _TRANSIENT_DATABASE_FAILURES.get(classify(exc)))
+    ):
         # The pool had no connection in time (a busy worker), a lock or statement timeout,
         # a lost connection: the work is fine, this moment was not — run it again.
         known, retryable, (code, detail) = True, True, transient

@@ -73,3 +73,24 @@ async def test_the_worker_prunes_calls_older_than_the_retention(db: Resources) -
         )
     assert await prune_directo_calls({"resources": db}) == 2
     assert await _count(db) == 1
+
+
+async def test_rows_already_stored_or_never_storable_do_not_block_later_flushes(
+    db: Resources,
+) -> None:
+    log = CallLog()
+    log.record(_record())
+    stored = list(log._rows)  # a flush whose commit landed but whose answer was lost
+    assert await log.flush(db.sessionmaker) == 1
+    for row in stored:
+        log.record_row(row)  # … so its rows came back to the buffer
+    log.record(_record(what="item"))
+    assert await log.flush(db.sessionmaker) == 2  # the stored one is skipped, not an error
+    assert await _count(db) == 2
+
+    log.record(_record(result_text="nul \x00 in a text PostgreSQL refuses"))
+    assert await log.flush(db.sessionmaker) == 0
+    assert (log.pending, log.dropped) == (0, 1)  # dropped and counted, not kept for ever
+    log.record(_record(what="invoice"))
+    assert await log.flush(db.sessionmaker) == 1
+    assert await _count(db) == 3

@@ -141,6 +141,9 @@ async def test_a_refused_reload_is_explained_on_the_form(http: AsyncClient, db: 
         ({"company": COMPANY, "months": "12"}, 409, "summary_settings_missing"),
         ({"company": COMPANY, "months": "99"}, 422, "months_invalid"),
         ({"company": "no-such-company", "months": "3"}, 409, "integration_disabled"),
+        ({"company": "x" * 65, "months": "3"}, 422, "company_id_invalid"),
+        ({"company": COMPANY, "months": "3", "clients": "k" * 65}, 422, "client_ids_invalid"),
+        ({"company": COMPANY, "months": "3", "clients": "ok bad/id"}, 422, "client_ids_invalid"),
     ]:
         refused = await http.post("/ops/reloads", data={"csrf_token": csrf, **fields})
         assert refused.status_code == status, refused.text

@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DirectoCall
@@ -15,9 +16,11 @@ from app.db.models import DirectoCall
 
 async def insert_calls(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Insert buffered calls in one statement per ~1000 rows (SQLAlchemy's batched
-    `insertmanyvalues`), never one round trip per call."""
+    `insertmanyvalues`), never one round trip per call. A row already stored (a flush whose
+    commit landed but whose answer was lost, then retried) is skipped, not an error."""
     if rows:
-        await session.execute(insert(DirectoCall), list(rows))
+        statement = pg_insert(DirectoCall).on_conflict_do_nothing(index_elements=["id"])
+        await session.execute(statement, list(rows))
 
 
 async def calls_of_job(

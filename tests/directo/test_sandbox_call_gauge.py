@@ -18,8 +18,8 @@ def in_flight(sandbox: SandboxState) -> int:
     return int(sandbox.calls.as_json().get(token_fingerprint(TOKEN), {}).get("in_flight", 0))
 
 
-async def read_customers(url: str, *, timeout: float = 10) -> None:
-    async with httpx.AsyncClient(timeout=timeout) as http:
+async def read_customers(url: str, *, give_up_after: float = 10) -> None:
+    async with httpx.AsyncClient(timeout=give_up_after) as http:
         await http.post(
             f"{url}/xmlcore/cap_xml_direct/xmlcore.asp",
             data={"token": TOKEN, "get": "1", "what": "customer"},
@@ -37,7 +37,7 @@ async def test_a_dropped_answer_and_a_client_that_hangs_up_end_their_calls(
 
     sandbox.database("demo_ee").set_faults(Faults(latency_ms=500))
     with pytest.raises(httpx.ReadTimeout):
-        await read_customers(url, timeout=0.1)  # hangs up while the sandbox still waits
+        await read_customers(url, give_up_after=0.1)  # hangs up while the sandbox still waits
     await wait_until(lambda: in_flight(sandbox) == 0, what="the abandoned call to end", within=10)
 
     sandbox.calls.clear()

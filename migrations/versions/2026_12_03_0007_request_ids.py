@@ -25,14 +25,28 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Nullable columns without a default: a catalogue change, no table rewrite. A short
+    # lock timeout makes a deploy fail fast rather than queue every write behind it.
+    op.execute("SET LOCAL lock_timeout = '5s'")
     op.add_column("jobs", sa.Column("request_id", sa.String(length=128), nullable=True))
-    op.create_index("ix_jobs_request_id", "jobs", ["request_id"])
     op.add_column("events", sa.Column("request_id", sa.String(length=128), nullable=True))
     op.add_column("events", sa.Column("job_id", sa.Uuid(), nullable=True))
+    # Built without blocking writes to `jobs` (which the API and workers write all along).
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_jobs_request_id",
+            "jobs",
+            ["request_id"],
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
 
 
 def downgrade() -> None:
+    with op.get_context().autocommit_block():
+        op.drop_index(
+            "ix_jobs_request_id", table_name="jobs", postgresql_concurrently=True, if_exists=True
+        )
     op.drop_column("events", "job_id")
     op.drop_column("events", "request_id")
-    op.drop_index("ix_jobs_request_id", table_name="jobs")
     op.drop_column("jobs", "request_id")

@@ -25,6 +25,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _FAILING = "status = 'failed' OR (status = 'pending' AND attempts > 0)"
+_LIST_INDEXES = [
+    ("ix_jobs_company_id_created_at_id", "jobs", None),
+    ("ix_reloads_company_id_created_at_id", "reloads", None),
+    (
+        "ix_webhook_deliveries_company_id_created_at_id_failing",
+        "webhook_deliveries",
+        sa.text(_FAILING),
+    ),
+]
 
 
 def upgrade() -> None:
@@ -59,24 +68,25 @@ def upgrade() -> None:
         ["job_id", "created_at", "id"],
     )
     op.create_index("ix_directo_calls_created_at", "directo_calls", ["created_at"])
-    op.create_index("ix_jobs_company_id_created_at_id", "jobs", ["company_id", "created_at", "id"])
-    op.create_index(
-        "ix_reloads_company_id_created_at_id", "reloads", ["company_id", "created_at", "id"]
-    )
-    op.create_index(
-        "ix_webhook_deliveries_company_id_created_at_id_failing",
-        "webhook_deliveries",
-        ["company_id", "created_at", "id"],
-        postgresql_where=sa.text(_FAILING),
-    )
+    # The lists' indexes on tables written all along: built without blocking writes
+    # (CONCURRENTLY runs outside a transaction; IF NOT EXISTS makes a re-run after an
+    # interrupted build finish the job — drop an INVALID one by hand first).
+    with op.get_context().autocommit_block():
+        for name, table, where in _LIST_INDEXES:
+            op.create_index(
+                name,
+                table,
+                ["company_id", "created_at", "id"],
+                postgresql_where=where,
+                postgresql_concurrently=True,
+                if_not_exists=True,
+            )
 
 
 def downgrade() -> None:
-    op.drop_index(
-        "ix_webhook_deliveries_company_id_created_at_id_failing", table_name="webhook_deliveries"
-    )
-    op.drop_index("ix_reloads_company_id_created_at_id", table_name="reloads")
-    op.drop_index("ix_jobs_company_id_created_at_id", table_name="jobs")
+    with op.get_context().autocommit_block():
+        for name, table, _ in reversed(_LIST_INDEXES):
+            op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
     op.drop_index("ix_directo_calls_created_at", table_name="directo_calls")
     op.drop_index("ix_directo_calls_job_id_created_at_id", table_name="directo_calls")
     op.drop_table("directo_calls")

@@ -12,8 +12,13 @@ from app.worker.settings import build_worker
 
 
 async def run_worker_burst(settings: Settings) -> None:
-    """Run a real worker on the session's queue until no job is left, then stop it."""
+    """Run a real worker on the session's queue until no job is left, then stop it.
+
+    It runs the queued jobs, never the crons: a minute boundary passing during the burst
+    would otherwise fire a tick (a payment poll, a refresh) at a moment no test chose.
+    Tests call the ticks themselves."""
     worker = build_worker(settings, burst=True, handle_signals=False)
+    worker.cron_jobs = []
     try:
         await worker.main()
     finally:

@@ -14,11 +14,12 @@ from app.worker.settings import build_worker
 async def run_worker_burst(settings: Settings) -> None:
     """Run a real worker on the session's queue until no job is left, then stop it.
 
-    It runs the queued jobs, never the crons: a minute boundary passing during the burst
-    would otherwise fire a tick (a payment poll, a refresh) at a moment no test chose.
-    Tests call the ticks themselves."""
+    Besides the queued jobs it runs the crons a worker runs at start-up (the watchdog, the
+    webhook delivery tick) and no scheduled tick: a clock time passing during the burst
+    would otherwise start a payment poll or a refresh at a moment no test chose. Tests call
+    those ticks themselves."""
     worker = build_worker(settings, burst=True, handle_signals=False)
-    worker.cron_jobs = []
+    worker.cron_jobs = [job for job in worker.cron_jobs if job.run_at_startup]
     try:
         await worker.main()
     finally:

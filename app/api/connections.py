@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import DirectoDep, ResourcesDep, UnitOfWork, UnitOfWorkDep
+from app.api.deps import DirectoDep, ResourcesDep, UnitOfWorkDep
 from app.api.params import ClientId, CompanyId
 from app.api.responses import created, problems
 from app.connections import capabilities, service
@@ -20,6 +20,7 @@ from app.connections.schemas import (
     TestOut,
 )
 from app.jobs.schemas import JobOut
+from app.jobs.unit_of_work import UnitOfWork
 from app.queue.names import JobName
 from app.statistics.compute import feeds_of_mapping
 from app.sync import imports

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
-from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,7 +18,7 @@ from app.config import Settings
 from app.directo.budget import Priority
 from app.directo.client import DirectoClient
 from app.errors import AppError, problem_response
-from app.queue.names import JobName
+from app.jobs.unit_of_work import UnitOfWork
 from app.resources import Resources
 from app.security.auth import api_key_is_valid, bearer_token
 
@@ -50,34 +48,6 @@ async def get_directo(resources: ResourcesDep) -> DirectoClient:
 
 
 DirectoDep = Annotated[DirectoClient, Depends(get_directo)]
-
-
-class UnitOfWork:
-    """A request's transaction, committed once at the edge: when the route returns, before
-    its response is sent (`get_unit_of_work`); a route that raises has its work rolled back.
-    Jobs the route created are queued only after that commit (a job that was never
-    committed must never run)."""
-
-    def __init__(self, session: AsyncSession, resources: Resources) -> None:
-        self.session = session
-        self._resources = resources
-        self._after_commit: list[Callable[[], Awaitable[None]]] = []
-
-    def enqueue_after_commit(self, name: JobName, job_id: uuid.UUID) -> None:
-        async def enqueue() -> None:
-            try:
-                await self._resources.queue.enqueue(name, job_id)
-            except (RedisError, OSError) as exc:
-                # The job row is committed; the worker's watchdog queues it once Redis is back.
-                log.warning("enqueue_deferred", job=name.value, job_id=str(job_id), error=str(exc))
-
-        self._after_commit.append(enqueue)
-
-    async def commit(self) -> None:
-        await self.session.commit()
-        callbacks, self._after_commit = self._after_commit, []
-        for callback in callbacks:
-            await callback()
 
 
 async def get_unit_of_work(resources: ResourcesDep) -> AsyncIterator[UnitOfWork]:

@@ -3,20 +3,17 @@ session (or a redirect to sign in), and forms whose CSRF token has been checked.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl, quote
 
 import structlog
 from fastapi import Depends, Request
-from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.console.render import Pages
 from app.console.session import COOKIE_NAME, OpsSession, SessionSigner, csrf_matches
-from app.queue.names import JobName
+from app.jobs.unit_of_work import UnitOfWork
 from app.resources import Resources
 
 log = structlog.get_logger(__name__)
@@ -124,37 +121,11 @@ async def checked_form(request: Request, session: OperatorDep) -> Form:
 CheckedFormDep = Annotated[Form, Depends(checked_form)]
 
 
-class ConsoleWork:
-    """A console request's transaction, committed once when the action is done; jobs it
-    created are queued only after that commit (as the API's unit of work does)."""
-
-    def __init__(self, session: AsyncSession, resources: Resources) -> None:
-        self.session = session
-        self._resources = resources
-        self._after_commit: list[Callable[[], Awaitable[None]]] = []
-
-    def enqueue_after_commit(self, name: JobName, job_id: uuid.UUID) -> None:
-        async def enqueue() -> None:
-            try:
-                await self._resources.queue.enqueue(name, job_id)
-            except (RedisError, OSError) as exc:
-                # The job row is committed; the worker's watchdog queues it once Redis is back.
-                log.warning("enqueue_deferred", job=name.value, job_id=str(job_id), error=str(exc))
-
-        self._after_commit.append(enqueue)
-
-    async def commit(self) -> None:
-        await self.session.commit()
-        callbacks, self._after_commit = self._after_commit, []
-        for callback in callbacks:
-            await callback()
-
-
-async def get_work(resources: ResourcesDep) -> AsyncIterator[ConsoleWork]:
+async def get_work(resources: ResourcesDep) -> AsyncIterator[UnitOfWork]:
     """Reads and actions share one session; an action commits it itself (`commit()`) before
     answering, so nothing is redirected to that did not commit. Anything left is rolled back."""
     async with resources.sessionmaker() as session:
-        yield ConsoleWork(session, resources)
+        yield UnitOfWork(session, resources)
 
 
-WorkDep = Annotated[ConsoleWork, Depends(get_work)]
+WorkDep = Annotated[UnitOfWork, Depends(get_work)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -26,6 +26,12 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONB,
         list[Any]: JSONB,
     }
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for Core statements: a multi-row insert through the table is one
+    statement, where the ORM's bulk insert of a model with server defaults goes row by row."""
+    return cast(Table, model.__table__)
 
 
 def new_id() -> uuid.UUID:

@@ -43,7 +43,7 @@ from app.errors import AppError
 from app.metrics import JOBS_FINISHED, observe_job_run
 from app.queue.names import JobName
 from app.resources import Resources
-from app.webhooks.outbox import emit
+from app.webhooks.outbox import emit_many
 from app.webhooks.types import EventType
 
 log = structlog.get_logger(__name__)
@@ -113,13 +113,17 @@ class JobContext:
 
     async def emit(self, type_: EventType, payload: dict[str, Any]) -> None:
         """Announce an event in the job's transaction; it also goes to the job's callback URL."""
+        await self.emit_many(type_, [payload])
+
+    async def emit_many(self, type_: EventType, payloads: list[dict[str, Any]]) -> None:
+        """Announce one event per payload, in order, in a fixed number of statements."""
         if self.job.company_id is None:
             raise ValueError("only a company's job can announce events")
-        await emit(
+        await emit_many(
             self.session,
             company_id=self.job.company_id,
             type_=type_,
-            payload=payload,
+            payloads=payloads,
             callback_url=self.job.callback_url,
         )
 

@@ -125,26 +125,32 @@ async def _import_database(
             keys=keys,
             limiter=asyncio.Semaphore(limit),
         )
-    for source in sources:
-        values = tallies[source.client_id].values(keys)
-        await store_months(
-            context.session,
-            company_id=company_id,
-            client_id=source.client_id,
-            values=values,
-            field_mapping=field_mapping,
-            job_id=context.job.id,
-        )
-        await context.emit(
-            EventType.STATISTICS_IMPORTED,
+    values_by_client = {
+        source.client_id: tallies[source.client_id].values(keys) for source in sources
+    }
+    await store_months(
+        context.session,
+        company_id=company_id,
+        values_by_client=values_by_client,
+        field_mapping=field_mapping,
+        job_id=context.job.id,
+    )
+    month = month_key(job.month)
+    await context.emit_many(
+        EventType.STATISTICS_IMPORTED,
+        [
             {
                 "client_id": source.client_id,
-                "month": month_key(job.month),
+                "month": month,
                 "read": job.read.value,
                 **source.description,
-                "values": event_values(values[job.month], field_mapping),
-            },
-        )
+                "values": event_values(
+                    values_by_client[source.client_id][job.month], field_mapping
+                ),
+            }
+            for source in sources
+        ],
+    )
     clients = [source.client_id for source in sources]
     await reads_repo.complete_reads(
         context.session,

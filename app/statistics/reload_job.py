@@ -172,8 +172,7 @@ class _ReloadRun:
                 await store_months(
                     session,
                     company_id=reload.company_id,
-                    client_id=client_id,
-                    values=values,
+                    values_by_client={client_id: values},
                     field_mapping=self.plan.field_mapping,
                     job_id=context.job.id,
                 )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Event
 from app.db.repositories import events as event_repo
+from app.db.repositories.events import WrittenEvent
 from app.webhooks.types import EventType
 
 
@@ -24,18 +25,35 @@ async def emit(
     type_: EventType,
     payload: dict[str, Any],
     callback_url: str | None = None,
-) -> Event:
+) -> WrittenEvent:
     """Record `type_` for `company_id` with its next sequence number, and its deliveries."""
-    sequence = await event_repo.next_sequence(session, company_id)
-    event = await event_repo.insert_event(
-        session, company_id=company_id, type_=type_.value, payload=payload, sequence=sequence
-    )
-    await session.refresh(event, ["created_at"])
-    endpoint_ids = await event_repo.subscribed_endpoint_ids(session, company_id, type_.value)
-    await event_repo.add_deliveries(
-        session, event, endpoint_ids=endpoint_ids, callback_url=callback_url
+    (event,) = await emit_many(
+        session, company_id=company_id, type_=type_, payloads=[payload], callback_url=callback_url
     )
     return event
+
+
+async def emit_many(
+    session: AsyncSession,
+    *,
+    company_id: str,
+    type_: EventType,
+    payloads: list[dict[str, Any]],
+    callback_url: str | None = None,
+) -> list[WrittenEvent]:
+    """Record one `type_` event per payload, numbered in order, and their deliveries: four
+    statements however many there are (a month-end announces thousands)."""
+    if not payloads:
+        return []
+    first = await event_repo.reserve_sequences(session, company_id, len(payloads))
+    events = await event_repo.insert_events(
+        session, company_id=company_id, type_=type_.value, payloads=payloads, first_sequence=first
+    )
+    endpoint_ids = await event_repo.subscribed_endpoint_ids(session, company_id, type_.value)
+    await event_repo.add_deliveries(
+        session, events, endpoint_ids=endpoint_ids, callback_url=callback_url
+    )
+    return events
 
 
 def envelope(event: Event) -> dict[str, Any]:

@@ -8,8 +8,9 @@ gateway emit an invalid payload fails (at teardown, naming the event and the pro
 
 Tests may also emit events of their own with made-up payloads (to exercise the outbox
 and delivery); those are not the gateway's and are not checked. They are told apart as
-they are written: `insert_event` is wrapped, and an event whose emitter — the first
-frame outside `emit` and `JobContext.emit` — is test code is remembered as made up.
+they are written: `insert_events` is wrapped, and events whose emitter — the first
+frame outside `emit`, `emit_many` and their `JobContext` twins — is test code are
+remembered as made up.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from app.webhooks.outbox import envelope
 _TESTS = Path(__file__).resolve().parents[1]
 _EMIT_FRAMES = {
     ("emit", Path("app/webhooks/outbox.py")),
+    ("emit_many", Path("app/webhooks/outbox.py")),
     ("emit", Path("app/jobs/runner.py")),
+    ("emit_many", Path("app/jobs/runner.py")),
 }
 
 
@@ -72,19 +75,19 @@ _MADE_UP: set[uuid.UUID] = set()
 
 
 def _remember_made_up_events() -> None:
-    original = event_repo.insert_event
+    original = event_repo.insert_events
     if getattr(original, "remembers_made_up_events", False):
         return
 
     @functools.wraps(original)
-    async def insert_event(*args: Any, **kwargs: Any) -> Any:
-        event = await original(*args, **kwargs)
+    async def insert_events(*args: Any, **kwargs: Any) -> Any:
+        events = await original(*args, **kwargs)
         if _made_by_tests():
-            _MADE_UP.add(event.id)
-        return event
+            _MADE_UP.update(event.id for event in events)
+        return events
 
-    insert_event.remembers_made_up_events = True  # type: ignore[attr-defined]
-    event_repo.insert_event = insert_event  # type: ignore[assignment]
+    insert_events.remembers_made_up_events = True  # type: ignore[attr-defined]
+    event_repo.insert_events = insert_events  # type: ignore[assignment]
 
 
 class EventAudit:

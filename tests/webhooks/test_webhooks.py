@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 from standardwebhooks import Webhook
 
-from app.db.models import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
+from app.db.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from app.db.repositories.events import WrittenEvent
 from app.resources import Resources
 from app.webhooks.delivery import deliver_due
-from app.webhooks.outbox import emit
+from app.webhooks.outbox import emit, emit_many
 from app.webhooks.schedule import MAX_ATTEMPTS, MAX_RETRY_AFTER, parse_retry_after
 from app.webhooks.ssrf import UnsafeTargetError, resolve_target
 from app.webhooks.types import EventType
@@ -31,6 +32,7 @@ from tests.conftest import make_settings
 from tests.support.helpers import run_worker_burst
 from tests.support.keys import NEW_KEY, OLD_KEY, api_client, with_keys
 from tests.support.receiver import Receiver, running_receiver
+from tests.support.statements import counted_statements
 
 COMPANY = "firm-1"
 
@@ -54,7 +56,7 @@ async def emit_committed(
     type_: EventType = EventType.CUSTOMERS_IMPORTED,
     company: str = COMPANY,
     **payload: object,
-) -> Event:
+) -> WrittenEvent:
     async with db.sessionmaker() as session, session.begin():
         return await emit(
             session, company_id=company, type_=type_, payload=dict(payload) or {"n": 1}
@@ -352,6 +354,60 @@ async def test_after_sequence_catch_up_returns_what_was_missed(
 async def test_concurrent_emitters_get_gapless_unique_sequences(db: Resources) -> None:
     events = await asyncio.gather(*(emit_committed(db, n=n) for n in range(20)))
     assert sorted(event.sequence for event in events) == list(range(1, 21))
+
+
+async def test_emit_many_numbers_events_in_order_with_their_deliveries_in_four_statements(
+    client: AsyncClient, db: Resources
+) -> None:
+    first = await register(client, "http://127.0.0.1:9/a")
+    second = await register(client, "http://127.0.0.1:9/b", event_types=["invoice.paid"])
+    await emit_committed(db, n=0)  # the numbering continues after earlier events
+    with counted_statements(db) as sent:
+        async with db.sessionmaker() as session, session.begin():
+            events = await emit_many(
+                session,
+                company_id=COMPANY,
+                type_=EventType.CUSTOMERS_IMPORTED,
+                payloads=[{"n": n} for n in range(1, 51)],
+                callback_url="http://127.0.0.1:9/callback",
+            )
+    assert len(sent) == 4, sent  # sequences, events, subscribers, deliveries: not per event
+    assert [event.sequence for event in events] == list(range(2, 52))
+    page = (
+        await client.get(f"/v1/companies/{COMPANY}/events", params={"after_sequence": 1})
+    ).json()
+    assert [(item["sequence"], item["data"]["n"]) for item in page["items"]] == [
+        (n + 1, n) for n in range(1, 51)
+    ]
+    async with db.sessionmaker() as session:
+        rows = (await session.scalars(select(WebhookDelivery))).all()
+    by_event: dict[uuid.UUID, set[str]] = {}
+    for row in rows:
+        target = str(row.endpoint_id) if row.endpoint_id else str(row.callback_url)
+        by_event.setdefault(row.event_id, set()).add(target)
+    created_at = {event.id: event.created_at for event in events}
+    for event in events:  # the endpoint of other event types gets none
+        assert by_event[event.id] == {first["id"], "http://127.0.0.1:9/callback"}
+        assert second["id"] not in by_event[event.id]
+    assert all(
+        row.next_attempt_at == created_at[row.event_id]
+        for row in rows
+        if row.event_id in created_at
+    )
+    assert all(row.status is DeliveryStatus.PENDING for row in rows)
+
+
+async def test_emit_many_of_nothing_writes_nothing(db: Resources) -> None:
+    with counted_statements(db) as sent:
+        async with db.sessionmaker() as session, session.begin():
+            assert (
+                await emit_many(
+                    session, company_id=COMPANY, type_=EventType.INVOICE_PAID, payloads=[]
+                )
+                == []
+            )
+    assert sent == []
+    assert (await emit_committed(db)).sequence == 1
 
 
 @pytest.mark.slow

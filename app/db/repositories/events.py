@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select, text
@@ -10,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import correlation
+from app.db.base import table_of
 from app.db.models import (
     CompanyEventSequence,
     DeliveryStatus,
@@ -19,37 +22,63 @@ from app.db.models import (
 )
 
 
-async def next_sequence(session: AsyncSession, company_id: str) -> int:
-    """The company's next event number. The row lock this takes is held until commit, so
-    events of one company commit in sequence order and a rollback leaves no gap."""
+async def reserve_sequences(session: AsyncSession, company_id: str, count: int) -> int:
+    """Reserve the company's next `count` event numbers; returns the first. The row lock
+    this takes is held until commit, so events of one company commit in sequence order and
+    a rollback leaves no gap."""
     statement = (
         insert(CompanyEventSequence)
-        .values(company_id=company_id, last_sequence=1)
+        .values(company_id=company_id, last_sequence=count)
         .on_conflict_do_update(
             index_elements=[CompanyEventSequence.company_id],
-            set_={"last_sequence": CompanyEventSequence.last_sequence + 1},
+            set_={"last_sequence": CompanyEventSequence.last_sequence + count},
         )
         .returning(CompanyEventSequence.last_sequence)
     )
-    return int((await session.execute(statement)).scalar_one())
+    return int((await session.execute(statement)).scalar_one()) - count + 1
 
 
-async def insert_event(
-    session: AsyncSession, *, company_id: str, type_: str, payload: dict[str, Any], sequence: int
-) -> Event:
-    event = Event(
-        id=uuid.uuid4(),
-        company_id=company_id,
-        type=type_,
-        payload=payload,
-        sequence=sequence,
-        # What caused it, from the context: the API request, or the job run (README: Request ids).
-        request_id=correlation.REQUEST_ID.get(),
-        job_id=correlation.JOB_ID.get(),
-    )
-    session.add(event)
-    await session.flush()
-    return event
+@dataclass(frozen=True, slots=True)
+class WrittenEvent:
+    """An event as written: what its deliveries and callers need of it."""
+
+    id: uuid.UUID
+    company_id: str
+    sequence: int
+    created_at: dt.datetime
+
+
+async def insert_events(
+    session: AsyncSession,
+    *,
+    company_id: str,
+    type_: str,
+    payloads: list[dict[str, Any]],
+    first_sequence: int,
+) -> list[WrittenEvent]:
+    """Write one event per payload, numbered from `first_sequence`, in one statement."""
+    # What caused them, from the context: the API request, or the job run (README: Request ids).
+    request_id, job_id = correlation.REQUEST_ID.get(), correlation.JOB_ID.get()
+    ids = [uuid.uuid4() for _ in payloads]
+    rows = [
+        {
+            "id": event_id,
+            "company_id": company_id,
+            "type": type_,
+            "payload": payload,
+            "sequence": first_sequence + index,
+            "request_id": request_id,
+            "job_id": job_id,
+        }
+        for index, (event_id, payload) in enumerate(zip(ids, payloads, strict=True))
+    ]
+    table = table_of(Event)
+    statement = insert(table).returning(table.c.created_at, sort_by_parameter_order=True)
+    created = (await session.execute(statement, rows)).scalars().all()
+    return [
+        WrittenEvent(event_id, company_id, first_sequence + index, created_at)
+        for index, (event_id, created_at) in enumerate(zip(ids, created, strict=True))
+    ]
 
 
 async def subscribed_endpoint_ids(
@@ -69,30 +98,34 @@ async def subscribed_endpoint_ids(
 
 async def add_deliveries(
     session: AsyncSession,
-    event: Event,
+    events: list[WrittenEvent],
     *,
     endpoint_ids: list[uuid.UUID],
     callback_url: str | None,
 ) -> None:
+    """One pending delivery of each event per endpoint (and to the callback URL), in one
+    statement."""
     targets: list[tuple[uuid.UUID | None, str | None]] = [
         (endpoint_id, None) for endpoint_id in endpoint_ids
     ]
     if callback_url:
         targets.append((None, callback_url))
-    for endpoint_id, url in targets:
-        session.add(
-            WebhookDelivery(
-                id=uuid.uuid4(),
-                event_id=event.id,
-                endpoint_id=endpoint_id,
-                callback_url=url,
-                company_id=event.company_id,
-                status=DeliveryStatus.PENDING,
-                attempts=0,
-                next_attempt_at=event.created_at,
-            )
-        )
-    await session.flush()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "event_id": event.id,
+            "endpoint_id": endpoint_id,
+            "callback_url": url,
+            "company_id": event.company_id,
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": event.created_at,
+        }
+        for event in events
+        for endpoint_id, url in targets
+    ]
+    if rows:
+        await session.execute(insert(table_of(WebhookDelivery)), rows)
 
 
 async def events_after(

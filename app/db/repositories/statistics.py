@@ -10,6 +10,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import table_of
 from app.db.models import (
     Client,
     ClientLink,
@@ -141,21 +142,21 @@ async def replace_months(
     session: AsyncSession,
     *,
     company_id: str,
-    client_id: str,
+    client_ids: list[str],
     first: dt.date,
     last: dt.date,
     rows: list[dict[str, Any]],
 ) -> None:
-    """Overwrite the client's stored values of the months `first`…`last` with `rows`."""
+    """Overwrite the clients' stored values of the months `first`…`last` with `rows`."""
     await session.execute(
         delete(MonthlyStatistic).where(
             MonthlyStatistic.company_id == company_id,
-            MonthlyStatistic.client_id == client_id,
+            MonthlyStatistic.client_id.in_(client_ids),
             MonthlyStatistic.month.between(first, last),
         )
     )
     if rows:
-        await session.execute(insert(MonthlyStatistic), rows)
+        await session.execute(insert(table_of(MonthlyStatistic)), rows)
 
 
 async def statistics_between(

@@ -1,0 +1,105 @@
+"""The scheduled statistics import stores and announces a database's clients in bulk: its SQL
+statements (counted on the engine) are as many for 150 clients as for 10, and every client's
+month and event is still there, each event numbered in order."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import func, select, update
+
+from app.db.models import ClientLink, Event, Job, MonthlyStatistic, WebhookDelivery
+from app.db.models import SummarySettings as SummarySettingsRow
+from app.db.repositories import connections as connection_repo
+from app.directo.sandbox import SandboxState
+from app.jobs.runner import run_tracked_job
+from app.resources import Resources
+from app.statistics.import_days import ImportDayRule, add_months, first_of_month, local_today
+from app.statistics.jobs import STATISTICS_IMPORT
+from app.statistics.monthly_import import start_due_imports
+from app.statistics.read_times import read_times
+from tests.support.statements import counted_statements
+from tests.support.statistics import BASE, COMPANY, busiest_customers, set_up_company
+
+MONTH = add_months(first_of_month(local_today()), -1)
+
+
+async def _link(db: Resources, codes: list[str], numbers: range) -> None:
+    async with db.sessionmaker() as session, session.begin():
+        company = await connection_repo.get_connection(session, COMPANY, None)
+        assert company is not None
+        session.add_all(
+            ClientLink(
+                company_id=COMPANY,
+                client_id=f"c-{n:03}",
+                customer_code=codes[n],
+                connection_id=company.id,
+            )
+            for n in numbers
+        )
+
+
+async def _import_due(db: Resources, now: dt.datetime) -> tuple[Job, int]:
+    """Create the due read (one job for the clients not read yet) and run it in-process;
+    the job and the statements its run sent."""
+    async with db.sessionmaker() as session, session.begin():
+        (job,) = await start_due_imports(session, now=now, timing=db.settings.statistics)
+    with counted_statements(db) as sent:
+        await run_tracked_job(db, STATISTICS_IMPORT, job.id)
+    return job, len(sent)
+
+
+@pytest.mark.slow
+async def test_a_month_end_of_150_clients_costs_the_statements_of_10(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    await set_up_company(client, db, links={})
+    await client.post(
+        f"/v1/companies/{COMPANY}/webhook-endpoints", json={"url": "http://127.0.0.1:9/"}
+    )
+    codes = busiest_customers(sandbox, 160)
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(SummarySettingsRow).values(
+                created_at=dt.datetime.combine(MONTH, dt.time(), dt.UTC)
+            )
+        )
+    times = read_times(MONTH, rule=ImportDayRule.LAST_CALENDAR_DAY, timing=db.settings.statistics)
+    due = times.first + dt.timedelta(minutes=5)
+
+    await _link(db, codes, range(10))
+    small, small_statements = await _import_due(db, due)
+    await _link(db, codes, range(10, 160))  # the next tick reads the 150 new clients
+    large, large_statements = await _import_due(db, due)
+
+    assert len(small.params["client_ids"]) == 10
+    assert len(large.params["client_ids"]) == 150
+    assert large_statements == small_statements, (small_statements, large_statements)
+    assert large_statements <= 30
+    async with db.sessionmaker() as session:
+        jobs = [await session.get(Job, job.id) for job in (small, large)]
+        assert [job.status.value for job in jobs if job] == ["succeeded", "succeeded"]
+        assert [job.counts["clients"] for job in jobs if job] == [10, 150]
+        stored = await session.execute(
+            select(MonthlyStatistic.client_id, func.count())
+            .where(MonthlyStatistic.month == MONTH)
+            .group_by(MonthlyStatistic.client_id)
+        )
+        rows_per_client = {str(row[0]): int(row[1]) for row in stored}
+        announced = select(Event).where(Event.type == "statistics.imported")
+        events = (await session.scalars(announced.order_by(Event.sequence))).all()
+        deliveries = await session.scalar(select(func.count()).select_from(WebhookDelivery))
+    first = events[0].sequence  # after the customer import's event
+    assert [event.sequence for event in events] == list(range(first, first + 160))
+    assert [event.payload["client_id"] for event in events] == [f"c-{n:03}" for n in range(160)]
+    assert {event.job_id for event in events} == {small.id, large.id}
+    assert deliveries == 160  # one per event to the company's endpoint
+    # Every client's month stored whole: a row per value its event announces.
+    assert rows_per_client == {
+        event.payload["client_id"]: len(event.payload["values"]) for event in events
+    }
+    assert min(rows_per_client.values()) > 0
+    sums = (await client.get(f"{BASE}/clients/c-159/directo/statistics")).status_code
+    assert sums == 200

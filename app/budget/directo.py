@@ -11,7 +11,9 @@ within one lease time.
 
 Redis down: a process must not stop talking to Directo because the budget's store is away
 (the API's connection tests would fail with it). It then falls back to a local semaphore of
-the same cap per key — the limit holds per process, not fleet-wide — and logs it.
+the same cap per key — the limit holds per process, not fleet-wide — and logs it once. For
+`_REDIS_DOWN_SECONDS` after a failure every acquire goes straight to the local semaphore:
+only one caller per interval pays Redis's connect or read timeout, not every Directo call.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import contextlib
 import random
 import time
 import uuid
+from collections.abc import Coroutine
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -37,6 +41,7 @@ log = structlog.get_logger(__name__)
 _POLL_FIRST = 0.02
 _POLL_MAX = 0.5
 _WAITER_MS = 5_000  # an interactive waiter's mark outlives several polls, not a dead process
+_REDIS_DOWN_SECONDS = 5.0
 
 
 class _LocalLease:
@@ -90,6 +95,8 @@ class RedisBudget:
         self._redis = redis
         self._doorbell = Doorbell(redis, channel=self.leases.channel)
         self._local: dict[str, asyncio.Semaphore] = {}
+        self._redis_down_until = 0.0  # monotonic; local leases only until then
+        self._background: set[asyncio.Task[None]] = set()
 
     async def acquire(self, key: str, *, priority: Priority) -> Lease:
         """Wait for a slot of `key` (cancellable: a cancelled waiter leaves no trace)."""
@@ -102,6 +109,8 @@ class RedisBudget:
         return lease
 
     async def _wait(self, key: str, priority: Priority) -> Lease:
+        if time.monotonic() < self._redis_down_until:
+            return await self._acquire_locally(key)
         lease_id = uuid.uuid4().hex
         delay = _POLL_FIRST
         try:
@@ -117,10 +126,12 @@ class RedisBudget:
                         waiter_ms=_WAITER_MS,
                     )
                 except (RedisError, OSError) as exc:
+                    self._redis_failed(exc)
                     # Redis may have run the script and lost only its answer: give that
-                    # lease (or waiting mark) back rather than hold a slot until it expires.
-                    await self.give_back(key, lease_id)
-                    return await self._acquire_locally(key, exc)
+                    # lease (or waiting mark) back rather than hold a slot until it expires
+                    # — in the background, not paying another timeout first.
+                    self._in_background(self.give_back(key, lease_id))
+                    return await self._acquire_locally(key)
                 if granted:
                     return _RedisLease(self, key, lease_id)
                 pause = delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not crypto)
@@ -131,8 +142,21 @@ class RedisBudget:
             await asyncio.shield(self.give_back(key, lease_id))
             raise
 
-    async def _acquire_locally(self, key: str, error: Exception) -> Lease:
-        log.warning("directo_budget_local_fallback", error=type(error).__name__)
+    def _redis_failed(self, error: Exception) -> None:
+        if time.monotonic() >= self._redis_down_until:
+            log.warning(
+                "directo_budget_local_fallback",
+                error=type(error).__name__,
+                retry_redis_after_s=_REDIS_DOWN_SECONDS,
+            )
+        self._redis_down_until = time.monotonic() + _REDIS_DOWN_SECONDS
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _acquire_locally(self, key: str) -> Lease:
         gate = self._local.setdefault(key, asyncio.Semaphore(self.cap))
         await gate.acquire()
         DIRECTO_BUDGET_LEASES.inc()
@@ -148,6 +172,9 @@ class RedisBudget:
         self._doorbell.ring(key)  # this process's waiters need not wait for the message
 
     async def close(self) -> None:
+        for task in list(self._background):
+            with contextlib.suppress(Exception):
+                await task
         await self._doorbell.close()
         with contextlib.suppress(RedisError, OSError):
             await self._redis.aclose()

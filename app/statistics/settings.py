@@ -42,6 +42,10 @@ class DayOfNextMonth(BaseModel):
 ImportDay = Annotated[LastWorkDay | LastCalendarDay | DayOfNextMonth, Field(discriminator="rule")]
 
 
+# As long as the column that keeps it with each stored value (`monthly_statistics.uku_field_id`).
+UkuFieldId = Annotated[str, Field(max_length=128)]
+
+
 class SummarySettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,7 +53,7 @@ class SummarySettingsIn(BaseModel):
     topic: str | None = Field(default=None, max_length=200)
     recurrence: Literal["monthly"] = "monthly"
     import_day: ImportDay
-    field_mapping: dict[str, str | None] = Field(
+    field_mapping: dict[str, UkuFieldId | None] = Field(
         default_factory=dict,
         max_length=50,
         description="Directo field key → Uku custom task field id (null: not imported)",

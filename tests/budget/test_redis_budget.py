@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from app.budget.directo import RedisBudget, open_budget
 from app.config import Settings
@@ -128,3 +129,42 @@ async def test_a_put_goes_ahead_of_queued_bulk_reads(
     assert log.index("put") <= bulk_reads - 3, log
     # Bulk reads never took the reserved slot; with the put, at most the cap was in flight.
     assert sandbox.calls.max_in_flight(fingerprint) <= 4
+
+
+async def test_with_redis_down_the_cap_holds_per_process_and_redis_is_tried_once_a_while(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = settings.redis.model_copy(update={"url": "redis://127.0.0.1:1/0"})
+    budget = open_budget(
+        refused, settings.directo.model_copy(update={"max_concurrency_per_connection": 2})
+    )
+    tries = 0
+    try_acquire = budget.leases.try_acquire
+
+    async def counted(*args: object, **kwargs: object) -> bool:
+        nonlocal tries
+        tries += 1
+        return await try_acquire(*args, **kwargs)  # type: ignore[arg-type]
+
+    budget.leases.try_acquire = counted  # type: ignore[method-assign]
+    key = new_key()
+    try:
+        with capture_logs() as logged:
+            first = await budget.acquire(key, priority=Priority.BULK)
+            second = await budget.acquire(key, priority=Priority.INTERACTIVE)
+            third = asyncio.create_task(budget.acquire(key, priority=Priority.BULK))
+            for _ in range(20):
+                await asyncio.sleep(0)
+            assert not third.done()  # the cap (2) holds in the process
+            await first.release()
+            await (await third).release()
+            await second.release()
+            assert tries == 1  # one caller paid for finding Redis down; the others went local
+        fallbacks = [entry for entry in logged if entry["event"] == "directo_budget_local_fallback"]
+        assert len(fallbacks) == 1  # logged once for the interval, not per call
+
+        monkeypatch.setattr(budget, "_redis_down_until", 0.0)  # the interval is over
+        await (await budget.acquire(key, priority=Priority.BULK)).release()
+        assert tries == 2  # Redis is tried again
+    finally:
+        await budget.close()

@@ -99,3 +99,12 @@ async def test_import_day_is_validated(
 async def test_blank_uku_field_id_is_refused(client: AsyncClient) -> None:
     response = await client.put(URL, json=settings_body(field_mapping={"documents": "  "}))
     assert (response.status_code, response.json()["code"]) == (422, "field_mapping_invalid")
+
+
+async def test_an_uku_field_id_longer_than_its_column_is_refused(client: AsyncClient) -> None:
+    longest = await client.put(URL, json=settings_body(field_mapping={"documents": "f" * 128}))
+    assert longest.status_code == 200, longest.text
+    response = await client.put(URL, json=settings_body(field_mapping={"documents": "f" * 129}))
+    body = response.json()
+    assert (response.status_code, body["code"]) == (422, "validation_failed")
+    assert [item["loc"] for item in body["errors"]] == [["body", "field_mapping", "documents"]]

@@ -141,6 +141,15 @@ class DirectoSettings(BaseModel):
             "test or invoice put never waits behind a long feed read (at most the cap - 1)"
         ),
     )
+    max_connections_per_process: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description=(
+            "HTTP connections to Directo one process keeps (its pool, all kept alive); "
+            "calls beyond them wait their turn in the process, interactive ones first"
+        ),
+    )
     budget_lease_seconds: float = Field(
         default=30.0,
         gt=0,

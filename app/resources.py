@@ -43,11 +43,14 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         write=settings.directo.read_timeout,
         pool=settings.directo.connect_timeout,
     )
+    connections = settings.directo.max_connections_per_process
     return httpx.AsyncClient(
         timeout=timeout,
         follow_redirects=False,
         headers={"User-Agent": "directo-gateway"},
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        # As many kept alive as open: httpx closes idle connections above the keep-alive
+        # count on every request, and a month-end would reconnect for each call.
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
     )
 
 

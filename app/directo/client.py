@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
 import logging
 import random
 import time
@@ -45,6 +46,7 @@ from app.directo.errors import (
     DirectoOutcomeUnknown,
     DirectoUpstreamError,
 )
+from app.directo.gate import CallGate
 from app.directo.render import render_invoices
 from app.directo.transport import (
     SAFE_PUT_ERRORS,
@@ -83,6 +85,8 @@ class DirectoClient:
         self._base = settings.base_url.rstrip("/")
         self._budget = budget
         self._priority = Priority.BULK
+        # Shared by the `with_priority` copies: the process's calls on the wire (see `gate`).
+        self._gate = CallGate(settings.max_connections_per_process)
 
     def with_priority(self, priority: Priority) -> DirectoClient:
         """This client, its feed reads waiting for the budget at ``priority`` (puts are
@@ -201,6 +205,12 @@ class DirectoClient:
             response: httpx.Response | None = None
             records = 0
             try:
+                await self._gate.acquire(self._priority)
+            except BaseException:
+                if lease is not None:
+                    await lease.release()
+                raise
+            try:
                 timeout = self._timeout(self._settings.feed_read_timeout)
                 request = self._http.stream(
                     "POST", self.endpoint(creds), params=routing, data=form, timeout=timeout
@@ -230,6 +240,7 @@ class DirectoClient:
             except DirectoError as exc:
                 error = exc
             finally:
+                self._gate.release()
                 if lease is not None:
                     await lease.release()
             read = response.num_bytes_downloaded if response is not None else None
@@ -240,6 +251,18 @@ class DirectoClient:
             if yielded or not error.retryable or attempt >= attempts:
                 raise error
             await self._back_off(attempt, f"get {feed.what}", error)
+
+    async def _gated(self, priority: Priority, call: Awaitable[T]) -> T:
+        """``await call`` holding a connection of the process's gate."""
+        try:
+            await self._gate.acquire(priority)
+        except BaseException:
+            _discard(call)
+            raise
+        try:
+            return await call
+        finally:
+            self._gate.release()
 
     async def _back_off(self, attempt: int, what: str, error: DirectoError) -> None:
         delay = self.retry_delay(attempt)
@@ -390,11 +413,14 @@ class DirectoClient:
             lease = await self._lease(creds, Priority.INTERACTIVE)
             started = time.perf_counter()
             try:
-                post = self._http.post(
-                    self.endpoint(creds),
-                    params=routing,
-                    data=form,
-                    timeout=self._timeout(self._settings.read_timeout),
+                post = self._gated(
+                    Priority.INTERACTIVE,
+                    self._http.post(
+                        self.endpoint(creds),
+                        params=routing,
+                        data=form,
+                        timeout=self._timeout(self._settings.read_timeout),
+                    ),
                 )
                 response = await _releasing(lease, post)
             except SAFE_PUT_ERRORS as exc:
@@ -447,6 +473,12 @@ class DirectoClient:
                 f"({exc.message}): outcome unknown",
                 directo_text=exc.directo_text,
             ) from None
+
+
+def _discard(call: Awaitable[object]) -> None:
+    """Close a coroutine that will never be awaited (no "never awaited" warning)."""
+    if inspect.iscoroutine(call):
+        call.close()
 
 
 async def _releasing(lease: Lease | None, call: Awaitable[T]) -> T:

@@ -18,6 +18,7 @@ from app.calllog.recorder import CallLog, observer, periodic_flush
 from app.config import Settings
 from app.db.session import create_engine, create_reader_engine, create_sessionmaker
 from app.directo.client import DirectoClient
+from app.directo.pools import PoolPerConnection
 from app.metrics import observe_directo_call
 from app.queue.arq_adapter import JobQueue, open_queue
 from app.security.crypto import SecretBox
@@ -37,20 +38,31 @@ class Resources:
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The process's HTTP client: a small pool per Directo connection (`pools`), sized to
+    its budget, and a shared pool for everything else (webhook deliveries)."""
     timeout = httpx.Timeout(
         connect=settings.directo.connect_timeout,
         read=settings.directo.read_timeout,
         write=settings.directo.read_timeout,
         pool=settings.directo.connect_timeout,
     )
-    connections = settings.directo.max_connections_per_process
+    shared = settings.directo.max_connections_per_process
+    per_connection = settings.directo.max_concurrency_per_connection
+    transport = PoolPerConnection(
+        httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=shared, max_keepalive_connections=20)
+        ),
+        lambda: httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(
+                max_connections=per_connection, max_keepalive_connections=per_connection
+            )
+        ),
+    )
     return httpx.AsyncClient(
         timeout=timeout,
         follow_redirects=False,
         headers={"User-Agent": "directo-gateway"},
-        # As many kept alive as open: httpx closes idle connections above the keep-alive
-        # count on every request, and a month-end would reconnect for each call.
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        transport=transport,
     )
 
 

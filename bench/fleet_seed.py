@@ -173,10 +173,11 @@ def serve_sandbox(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, required=True)
     parser.add_argument("--latency-ms", type=int, required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cache-entries", type=int, default=16, help="rendered feeds kept")
     args = parser.parse_args(argv)
     plan = FleetPlan.build(args.scale)
     app = create_sandbox_app(sandbox_state(plan, latency_ms=args.latency_ms))
-    app.state.feed_cache = FeedCache(max_entries=16)  # each feed is read about once
+    app.state.feed_cache = FeedCache(max_entries=args.cache_entries)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

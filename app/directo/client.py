@@ -47,6 +47,7 @@ from app.directo.errors import (
     DirectoUpstreamError,
 )
 from app.directo.gate import CallGate
+from app.directo.pools import POOL_KEY
 from app.directo.render import render_invoices
 from app.directo.transport import (
     SAFE_PUT_ERRORS,
@@ -99,8 +100,11 @@ class DirectoClient:
         """A slot of the connection's budget for one HTTP attempt (waits for it)."""
         if self._budget is None:
             return None
-        key = budget_key(self.endpoint(creds), creds.token)
-        return await self._budget.acquire(key, priority=priority)
+        return await self._budget.acquire(self._key(creds), priority=priority)
+
+    def _key(self, creds: DirectoCredentials) -> str:
+        """The connection's name in the budget and its HTTP pool (`pools.POOL_KEY`)."""
+        return budget_key(self.endpoint(creds), creds.token)
 
     def endpoint(self, creds: DirectoCredentials) -> str:
         """The URL these credentials talk to."""
@@ -213,7 +217,12 @@ class DirectoClient:
             try:
                 timeout = self._timeout(self._settings.feed_read_timeout)
                 request = self._http.stream(
-                    "POST", self.endpoint(creds), params=routing, data=form, timeout=timeout
+                    "POST",
+                    self.endpoint(creds),
+                    params=routing,
+                    data=form,
+                    timeout=timeout,
+                    extensions={POOL_KEY: self._key(creds)},
                 )
                 async with request as response:
                     status = response.status_code
@@ -420,6 +429,7 @@ class DirectoClient:
                         params=routing,
                         data=form,
                         timeout=self._timeout(self._settings.read_timeout),
+                        extensions={POOL_KEY: self._key(creds)},
                     ),
                 )
                 response = await _releasing(lease, post)

@@ -48,14 +48,17 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     )
     shared = settings.directo.max_connections_per_process
     per_connection = settings.directo.max_concurrency_per_connection
+    # One TLS context for every pool: each would otherwise load the CA bundle (a megabyte).
+    tls = httpx.create_ssl_context()
     transport = PoolPerConnection(
         httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=shared, max_keepalive_connections=20)
+            verify=tls, limits=httpx.Limits(max_connections=shared, max_keepalive_connections=20)
         ),
         lambda: httpx.AsyncHTTPTransport(
+            verify=tls,
             limits=httpx.Limits(
                 max_connections=per_connection, max_keepalive_connections=per_connection
-            )
+            ),
         ),
     )
     return httpx.AsyncClient(

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import errors as db_errors
 from app.errors import AppError, ProblemItem, problem_response
-from app.security.crypto import EncryptionKeyMissing
+from app.security.crypto import EncryptionKeyMissing, SecretDecryptionError
 
 log = structlog.get_logger(__name__)
 
@@ -134,6 +134,20 @@ async def _encryption_key_missing(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(encryption_key_missing(exc))
 
 
+async def _secret_unreadable(_: Request, exc: Exception) -> JSONResponse:
+    """409: a stored secret (a Directo token) fails authentication — damaged in the
+    database. Nothing is retried; storing it again (connecting again) is the fix."""
+    log.error("stored_secret_unreadable", error=str(exc))
+    return problem_response(
+        AppError(
+            SecretDecryptionError.code,
+            "The stored Directo token of this connection cannot be read (it fails "
+            "authentication); connect again with the token to replace it.",
+            status=409,
+        )
+    )
+
+
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return problem_response(
@@ -145,6 +159,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(EncryptionKeyMissing, _encryption_key_missing)
+    app.add_exception_handler(SecretDecryptionError, _secret_unreadable)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
     app.add_exception_handler(sa_exc.TimeoutError, _database_error)
     app.add_exception_handler(OSError, _connection_error)

@@ -24,7 +24,13 @@ _NONCE_BYTES = 12
 
 class SecretDecryptionError(Exception):
     """A stored secret could not be opened: tampered ciphertext, or (the subclass below) a
-    key id this process is not configured with. The message never holds the secret."""
+    key id this process is not configured with. The message never holds the secret.
+
+    Damage is not retried (a job fails `stored_secret_unreadable`; the API answers 409):
+    the fix is to store the secret again."""
+
+    code = "stored_secret_unreadable"
+    retryable = False
 
 
 class EncryptionKeyMissing(SecretDecryptionError):

@@ -349,3 +349,29 @@ async def test_the_documented_rotation_keeps_every_replica_ready_through_each_de
                 test = await replica.post(f"{COMPANY}/directo/connection/test")
                 assert (test.status_code, test.json()["test"]["ok"]) == (200, True), (old, new)
     assert await stored_key_ids(db) == {"k-new"}
+
+
+async def test_a_damaged_stored_token_is_a_clear_409_and_a_failed_job_not_a_crash(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    job_id = (await connect(client))["import_job"]["id"]
+    async with db.sessionmaker() as session, session.begin():
+        connection = (await session.scalars(select(Connection))).one()
+        damaged = bytearray(connection.token_encrypted)
+        damaged[-1] ^= 0xFF  # one bit of the ciphertext's tag
+        connection.token_encrypted = bytes(damaged)
+
+    tested = await client.post(f"{COMPANY}/directo/connection/test")
+    assert tested.status_code == 409, tested.text
+    assert problem_of(tested)["code"] == "stored_secret_unreadable"
+    assert TOKEN not in tested.text
+
+    await run_worker_burst(db.settings)
+    job = (await client.get(f"/v1/jobs/{job_id}")).json()
+    # Not retried (damage does not heal), recorded with its code, not as a crash.
+    assert (job["status"], job["attempts"]) == ("failed", 1)
+    assert [error["code"] for error in job["errors"]] == ["stored_secret_unreadable"]
+
+    again = await client.put(f"{COMPANY}/directo/connection", json={"token": TOKEN})
+    assert again.status_code == 200, again.text
+    assert (await client.post(f"{COMPANY}/directo/connection/test")).status_code == 200

@@ -56,7 +56,7 @@ from app.directo.lookups import find_invoice
 from app.directo.schemas import PutResultKind
 from app.errors import ProblemItem
 from app.exports import lookup, outcomes, settling
-from app.jobs.runner import JobContext, JobFailed, JobOutcome, RetryableJobError
+from app.jobs.runner import Failure, JobContext, JobFailed, JobOutcome, RetryableJobError
 
 # Puts of one export, all told; a `sending` export that has run out of them fails.
 MAX_PUTS = 5
@@ -229,7 +229,7 @@ async def send_export(context: JobContext) -> JobOutcome:
     return outcome
 
 
-async def on_send_failure(session: AsyncSession, job: Job, code: str, detail: str) -> None:
+async def on_send_failure(session: AsyncSession, job: Job, failure: Failure) -> None:
     """The send job ended `failed` without settling its export (runs in that transaction).
 
     A `queued` export never reached Directo: it fails with the job's code. A `sending`
@@ -243,15 +243,15 @@ async def on_send_failure(session: AsyncSession, job: Job, code: str, detail: st
     export = await export_repo.get_export(session, uuid.UUID(str(export_id)), for_update=True)
     if export is None or export.status in {ExportStatus.SENT, ExportStatus.FAILED}:
         return
-    noted = {"code": code, "message": detail, "at": settling.now().isoformat()}
+    noted = {"code": failure.code, "message": failure.detail, "at": settling.now().isoformat()}
     if export.status is ExportStatus.QUEUED or len(export.errors) + 1 >= MAX_RECOVERIES:
         unknown = export.put_in_doubt
         await settling.fail_export(
             session,
             export,
             ProblemItem(
-                code="outcome_unknown" if unknown else code,
-                message=detail,
+                code="outcome_unknown" if unknown else failure.code,
+                message=failure.detail,
                 fix=(
                     f"Check in Directo whether invoice {export.directo_number} exists; if not, "
                     "export again with a new key."

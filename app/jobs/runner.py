@@ -143,7 +143,20 @@ class JobContext:
 
 
 JobHandler = Callable[[JobContext], Awaitable[JobOutcome]]
-FailureHook = Callable[[AsyncSession, Job, str, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a job ended `failed`: its error's code and detail, and whether it gave up on a
+    retryable failure (Directo or the database still away after every attempt) rather
+    than failing for good."""
+
+    code: str
+    detail: str
+    gave_up: bool
+
+
+FailureHook = Callable[[AsyncSession, Job, Failure], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +354,6 @@ async def _handle_failure(
             result=None,
         )
         if finished and spec.on_failure is not None:
-            await spec.on_failure(session, job, error["code"], detail)
+            await spec.on_failure(session, job, Failure(error["code"], detail, retryable))
     JOBS_FINISHED.labels(spec.name.value, JobStatus.FAILED.value).inc()
     return JobStatus.FAILED.value

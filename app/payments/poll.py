@@ -42,7 +42,7 @@ from app.directo.credentials import DirectoCredentials
 from app.directo.errors import DirectoError
 from app.directo.lookups import find_invoice
 from app.directo.schemas import DirectoInvoice
-from app.jobs.runner import JobContext, JobFailed, JobOutcome
+from app.jobs.runner import Failure, JobContext, JobFailed, JobOutcome
 from app.payments.record import apply_reading
 from app.queue.names import JobName
 
@@ -241,7 +241,7 @@ async def poll_payments(context: JobContext) -> JobOutcome:
     return JobOutcome(counts=reading.counts)
 
 
-async def on_poll_failure(session: AsyncSession, job: Job, code: str, detail: str) -> None:
+async def on_poll_failure(session: AsyncSession, job: Job, failure: Failure) -> None:
     """A failed poll still counts as a run, so the next one waits a whole interval."""
     if job.connection_id is None:
         return

@@ -17,21 +17,25 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import StatisticsSettings
 from app.connections.reporting import reporting_health
 from app.connections.service import credentials_of
 from app.db.models import Job, StatisticsRead
+from app.db.repositories import jobs as job_repo
 from app.db.repositories import statistics as statistics_repo
 from app.db.repositories import statistics_reads as reads_repo
-from app.jobs.runner import JobContext, JobFailed, JobOutcome
+from app.jobs.runner import Failure, JobContext, JobFailed, JobOutcome
 from app.statistics.compute import supported_keys
 from app.statistics.directo_reads import read_statistics_for_sources
 from app.statistics.scheduled_reads import create_read_jobs, due_groups
 from app.statistics.sources import ClientSource, company_sources
 from app.statistics.storage import event_values, mapped_keys, month_key, store_months
 from app.webhooks.types import EventType
+
+log = structlog.get_logger(__name__)
 
 
 async def start_due_imports(
@@ -162,3 +166,16 @@ async def _import_database(
         connection_id=connection.id,
     )
     return clients
+
+
+async def import_failed(session: AsyncSession, job: Job, failure: Failure) -> None:
+    """The job gave up (in its failing transaction). When Directo (or the database) was
+    still away after every attempt, its clients' reads are released: the next hourly tick
+    creates them again, so a month-end during an outage is read once Directo answers. A
+    failure for good (a refused token, a decode error) keeps them: retrying hourly would
+    only repeat it — a reload reads those months once the cause is fixed."""
+    if not failure.gave_up:
+        return
+    released = await reads_repo.release_unfinished(session, job.id)
+    await job_repo.clear_dedupe_key(session, job.id)
+    log.warning("statistics_reads_released", job_id=str(job.id), reads=released)

@@ -32,7 +32,7 @@ from app.db.models import Job, JobStatus, Reload, ReloadClientStatus
 from app.db.repositories import jobs as job_repo
 from app.db.repositories import statistics as statistics_repo
 from app.directo.errors import DirectoError
-from app.jobs.runner import JobContext, JobFailed, JobOutcome
+from app.jobs.runner import Failure, JobContext, JobFailed, JobOutcome
 from app.statistics.directo_reads import read_statistics_for_sources
 from app.statistics.sources import ClientSource, company_sources
 from app.statistics.storage import mapped_keys, month_key, store_months
@@ -325,6 +325,6 @@ async def run_reload(context: JobContext) -> JobOutcome:
     )
 
 
-async def reload_failed(session: AsyncSession, job: Job, code: str, detail: str) -> None:
+async def reload_failed(session: AsyncSession, job: Job, failure: Failure) -> None:
     """The job failed outright (crash, superseded): seal the reload as `failed`."""
     await finish_reload(session, job, JobStatus.FAILED)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from app.db.models import Integration, Job, JobStatus
 from app.db.repositories import jobs as job_repo
 from app.jobs.runner import (
+    Failure,
     JobContext,
     JobFailed,
     JobOutcome,
@@ -78,8 +79,9 @@ async def test_known_failure_rolls_back_work_and_runs_the_failure_hook(db: Resou
         await context.session.flush()
         raise JobFailed("feed_broken", "the feed could not be read")
 
-    async def on_failure(session: object, job: Job, code: str, detail: str) -> None:
-        hooked.append((code, detail))
+    async def on_failure(session: object, job: Job, failure: Failure) -> None:
+        assert not failure.gave_up  # failed for good, not a retryable failure given up on
+        hooked.append((failure.code, failure.detail))
 
     job_id = await new_job(db)
     await run_tracked_job(db, spec(handler, on_failure=on_failure), job_id)

@@ -367,3 +367,9 @@ async def create_singleflight_jobs(
         )
         created += (await session.execute(statement)).scalars()
     return created
+
+
+async def clear_dedupe_key(session: AsyncSession, job_id: uuid.UUID) -> None:
+    """Free the job's dedupe key (it stays in the job's history as `params`): the same
+    work may be created again."""
+    await session.execute(update(Job).where(Job.id == job_id).values(dedupe_key=None))

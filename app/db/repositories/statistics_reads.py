@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, Date, String, Uuid, func, literal, select
+from sqlalchemy import ARRAY, Date, String, Uuid, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
@@ -132,3 +132,14 @@ async def complete_reads(
             set_={"job_id": job_id, "completed_at": statement.excluded.completed_at},
         )
     )
+
+
+async def release_unfinished(session: AsyncSession, job_id: uuid.UUID) -> int:
+    """Forget the reads `job_id` claimed and did not complete, so a later tick creates
+    them again; returns how many."""
+    result = await session.execute(
+        delete(StatisticsReadRecord).where(
+            StatisticsReadRecord.job_id == job_id, StatisticsReadRecord.completed_at.is_(None)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

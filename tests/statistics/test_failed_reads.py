@@ -1,0 +1,109 @@
+"""A scheduled read that gave up while Directo was away is created again by the next tick
+(nothing of a month-end lost to an outage); one that failed for good is not repeated."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import func, select, update
+
+from app.db.models import Job, MonthlyStatistic, StatisticsReadRecord
+from app.db.models import SummarySettings as SummarySettingsRow
+from app.db.repositories import connections as connection_repo
+from app.directo.sandbox import Faults, SandboxState
+from app.jobs.runner import RetryJob, run_tracked_job
+from app.resources import Resources
+from app.security.contexts import token_context
+from app.statistics.import_days import ImportDayRule, add_months, first_of_month, local_today
+from app.statistics.jobs import STATISTICS_IMPORT
+from app.statistics.monthly_import import start_due_imports
+from app.statistics.read_times import read_times
+from tests.support.statistics import COMPANY, busiest_customers, set_up_company
+
+MONTH = add_months(first_of_month(local_today()), -1)
+
+
+async def _due(client: AsyncClient, db: Resources, sandbox: SandboxState) -> dt.datetime:
+    """A company with two linked clients whose first read of `MONTH` is due; that moment."""
+    first, second = busiest_customers(sandbox, 2)
+    await set_up_company(client, db, links={"c-1": first, "c-2": second})
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(SummarySettingsRow).values(
+                created_at=dt.datetime.combine(MONTH, dt.time(), dt.UTC)
+            )
+        )
+    times = read_times(MONTH, rule=ImportDayRule.LAST_CALENDAR_DAY, timing=db.settings.statistics)
+    return times.first + dt.timedelta(minutes=5)
+
+
+async def _tick(db: Resources, now: dt.datetime) -> list[Job]:
+    async with db.sessionmaker() as session, session.begin():
+        return await start_due_imports(session, now=now, timing=db.settings.statistics)
+
+
+async def _run_to_the_end(db: Resources, job: Job) -> Job:
+    """Every attempt the job gets, back to back (the queue's back-off skipped)."""
+    for _ in range(STATISTICS_IMPORT.max_attempts):
+        with contextlib.suppress(RetryJob):
+            await run_tracked_job(db, STATISTICS_IMPORT, job.id)
+    async with db.sessionmaker() as session:
+        ended = await session.get(Job, job.id)
+        assert ended is not None
+        return ended
+
+
+async def _claimed(db: Resources) -> int:
+    async with db.sessionmaker() as session:
+        return int(
+            await session.scalar(select(func.count()).select_from(StatisticsReadRecord)) or 0
+        )
+
+
+@pytest.mark.slow
+async def test_a_read_given_up_during_an_outage_is_created_again_by_the_next_tick(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    due = await _due(client, db, sandbox)
+    (job,) = await _tick(db, due)
+    sandbox.database("demo_ee").set_faults(Faults(error_rate=1.0))  # HTTP 503, every call
+
+    failed = await _run_to_the_end(db, job)
+    assert (failed.status.value, failed.attempts) == ("failed", STATISTICS_IMPORT.max_attempts)
+    assert failed.errors[-1]["code"] == "directo_unavailable"
+    assert failed.dedupe_key is None  # freed for the read's next job
+    assert await _claimed(db) == 0
+
+    sandbox.database("demo_ee").set_faults(Faults())  # Directo is back
+    (again,) = await _tick(db, due + dt.timedelta(hours=1))
+    assert again.id != job.id
+    assert sorted(again.params["client_ids"]) == ["c-1", "c-2"]
+    done = await _run_to_the_end(db, again)
+    assert done.status.value == "succeeded"
+    async with db.sessionmaker() as session:
+        stored = await session.scalars(
+            select(MonthlyStatistic.client_id).where(MonthlyStatistic.month == MONTH).distinct()
+        )
+        assert sorted(stored) == ["c-1", "c-2"]
+
+
+@pytest.mark.slow
+async def test_a_read_that_failed_for_good_is_not_repeated_every_hour(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    due = await _due(client, db, sandbox)
+    (job,) = await _tick(db, due)
+    async with db.sessionmaker() as session, session.begin():
+        connection = await connection_repo.get_connection(session, COMPANY, None)
+        assert connection is not None
+        sealed = db.secrets.seal("sandbox-token-revoked", context=token_context(connection.id))
+        connection.token_encrypted, connection.token_key_id = sealed.ciphertext, sealed.key_id
+
+    failed = await _run_to_the_end(db, job)
+    assert (failed.status.value, failed.attempts) == ("failed", 1)
+    assert failed.dedupe_key is not None
+    assert await _claimed(db) == 2
+    assert await _tick(db, due + dt.timedelta(hours=1)) == []

@@ -16,6 +16,7 @@ from app.db.repositories import connections as connection_repo
 from app.directo.sandbox import SandboxState
 from app.jobs.runner import run_tracked_job
 from app.resources import Resources
+from app.statistics import monthly_import
 from app.statistics.import_days import ImportDayRule, add_months, first_of_month, local_today
 from app.statistics.jobs import STATISTICS_IMPORT
 from app.statistics.monthly_import import start_due_imports
@@ -55,6 +56,7 @@ async def _import_due(db: Resources, now: dt.datetime) -> tuple[Job, int]:
 async def test_a_month_end_of_150_clients_costs_the_statements_of_10(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
+    assert monthly_import.CLIENTS_PER_WRITE >= 150  # one slice each (see the test below)
     await set_up_company(client, db, links={})
     await client.post(
         f"/v1/companies/{COMPANY}/webhook-endpoints", json={"url": "http://127.0.0.1:9/"}
@@ -103,3 +105,40 @@ async def test_a_month_end_of_150_clients_costs_the_statements_of_10(
     assert min(rows_per_client.values()) > 0
     sums = (await client.get(f"{BASE}/clients/c-159/directo/statistics")).status_code
     assert sums == 200
+
+
+@pytest.mark.slow
+async def test_a_large_firm_is_written_in_slices_each_a_few_statements(
+    client: AsyncClient, db: Resources, sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(monthly_import, "CLIENTS_PER_WRITE", 64)
+    await set_up_company(client, db, links={})
+    codes = busiest_customers(sandbox, 150)
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(SummarySettingsRow).values(
+                created_at=dt.datetime.combine(MONTH, dt.time(), dt.UTC)
+            )
+        )
+    times = read_times(MONTH, rule=ImportDayRule.LAST_CALENDAR_DAY, timing=db.settings.statistics)
+    due = times.first + dt.timedelta(minutes=5)
+    await _link(db, codes, range(10))
+    _, one_slice = await _import_due(db, due)
+    await _link(db, codes, range(10, 150))
+    _, three_slices = await _import_due(db, due)  # 140 clients: 64 + 64 + 12
+
+    # Each further slice: the months' delete and insert; the events' numbers, insert and
+    # subscribers (no endpoint here: no deliveries to insert).
+    assert three_slices == one_slice + 2 * 5, (one_slice, three_slices)
+    async with db.sessionmaker() as session:
+        announced = select(Event).where(Event.type == "statistics.imported")
+        events = (await session.scalars(announced.order_by(Event.sequence))).all()
+        stored = await session.scalar(
+            select(func.count(func.distinct(MonthlyStatistic.client_id))).where(
+                MonthlyStatistic.month == MONTH
+            )
+        )
+    assert [event.payload["client_id"] for event in events] == [f"c-{n:03}" for n in range(150)]
+    first = events[0].sequence
+    assert [event.sequence for event in events] == list(range(first, first + 150))
+    assert stored == 150

@@ -38,7 +38,7 @@ class Resources:
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The process's HTTP client: a small pool per Directo connection (`pools`), sized to
+    """The process's HTTP client: a small pool per Directo connection (`pools`), sized by
     its budget, and a shared pool for everything else (webhook deliveries)."""
     timeout = httpx.Timeout(
         connect=settings.directo.connect_timeout,
@@ -54,10 +54,12 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         httpx.AsyncHTTPTransport(
             verify=tls, limits=httpx.Limits(max_connections=shared, max_keepalive_connections=20)
         ),
+        # Twice the budget: while Redis is down, leases granted before and the local limit
+        # after can overlap for a moment; those calls must not queue in httpx and time out.
         lambda: httpx.AsyncHTTPTransport(
             verify=tls,
             limits=httpx.Limits(
-                max_connections=per_connection, max_keepalive_connections=per_connection
+                max_connections=2 * per_connection, max_keepalive_connections=per_connection
             ),
         ),
     )

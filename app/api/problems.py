@@ -135,14 +135,16 @@ async def _encryption_key_missing(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _secret_unreadable(_: Request, exc: Exception) -> JSONResponse:
-    """409: a stored secret (a Directo token) fails authentication — damaged in the
-    database. Nothing is retried; storing it again (connecting again) is the fix."""
+    """409: a stored secret (a Directo token, a webhook or callback secret) fails
+    authentication — damaged in the database. Nothing is retried; storing it again is the
+    fix."""
     log.error("stored_secret_unreadable", error=str(exc))
     return problem_response(
         AppError(
             SecretDecryptionError.code,
-            "The stored Directo token of this connection cannot be read (it fails "
-            "authentication); connect again with the token to replace it.",
+            "A secret the gateway stored for this request cannot be read (it fails "
+            "authentication): store it again — connect again with the Directo token, or "
+            "rotate the webhook or callback secret.",
             status=409,
         )
     )

@@ -111,6 +111,13 @@ class RedisBudget:
     async def _wait(self, key: str, priority: Priority) -> Lease:
         if time.monotonic() < self._redis_down_until:
             return await self._acquire_locally(key)
+        lease = await self._wait_on_redis(key, priority)
+        # Redis failed: the local limit, outside the Redis wait (a cancelled local waiter
+        # has nothing to give back to Redis).
+        return lease if lease is not None else await self._acquire_locally(key)
+
+    async def _wait_on_redis(self, key: str, priority: Priority) -> Lease | None:
+        """A Redis lease, or None once Redis failed (see `_redis_failed`)."""
         lease_id = uuid.uuid4().hex
         delay = _POLL_FIRST
         try:
@@ -131,7 +138,7 @@ class RedisBudget:
                     # lease (or waiting mark) back rather than hold a slot until it expires
                     # — in the background, not paying another timeout first.
                     self._in_background(self.give_back(key, lease_id))
-                    return await self._acquire_locally(key)
+                    return None
                 if granted:
                     return _RedisLease(self, key, lease_id)
                 pause = delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not crypto)

@@ -205,15 +205,15 @@ class DirectoClient:
         attempts = max_attempts or self._settings.max_attempts
         for attempt in range(1, attempts + 1):
             lease = await self._lease(creds, self._priority)  # held while the body streams
-            started, status, yielded = time.perf_counter(), None, False
-            response: httpx.Response | None = None
-            records = 0
             try:
                 await self._gate.acquire(self._priority)
             except BaseException:
                 if lease is not None:
                     await lease.release()
                 raise
+            started, status, yielded = time.perf_counter(), None, False
+            response: httpx.Response | None = None
+            records = 0
             try:
                 timeout = self._timeout(self._settings.feed_read_timeout)
                 request = self._http.stream(

@@ -80,8 +80,12 @@ class PoolPerConnection(httpx.AsyncBaseTransport):
             return await self._shared.handle_async_request(request)
         pool = self._pools.get(key)
         if pool is None:
-            await self._sweep()
+            # Taken out and the new pool put in before any await: no request can reach a
+            # pool being closed, and concurrent first requests share one new pool.
+            idle = self._take_idle()
             pool = self._pools[key] = _Pool(self._make())
+            for stale in idle:
+                await stale.transport.aclose()
         pool.active += 1
         pool.last_used = time.monotonic()
         try:
@@ -97,19 +101,19 @@ class PoolPerConnection(httpx.AsyncBaseTransport):
             extensions=response.extensions,
         )
 
-    async def _sweep(self) -> None:
-        """Close the pools unused for `idle_seconds` (at most every `_SWEEP_EVERY` s)."""
+    def _take_idle(self) -> list[_Pool]:
+        """Remove the pools unused for `idle_seconds` (looked for at most every
+        `_SWEEP_EVERY` s); the caller closes them."""
         now = time.monotonic()
         if now - self._swept < _SWEEP_EVERY:
-            return
+            return []
         self._swept = now
         idle = [
             key
             for key, pool in self._pools.items()
             if not pool.active and now - pool.last_used > self._idle
         ]
-        for key in idle:
-            await self._pools.pop(key).transport.aclose()
+        return [self._pools.pop(key) for key in idle]
 
     async def aclose(self) -> None:
         pools, self._pools = self._pools, {}

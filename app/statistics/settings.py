@@ -61,6 +61,11 @@ class SummarySettingsIn(BaseModel):
 
 
 class SummarySettingsOut(SummarySettingsIn):
+    # What is stored, as stored: settings saved before ids were limited still read back.
+    field_mapping: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="Directo field key → Uku custom task field id (null: not imported)",
+    )
     updated_at: dt.datetime
     note: str = RELOAD_REMINDER
 

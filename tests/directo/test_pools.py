@@ -3,6 +3,8 @@ for the rest, pools closed once idle — and the gateway's client routing its ca
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -27,6 +29,7 @@ class Recorder:
 
         class Named(httpx.MockTransport):
             async def aclose(self) -> None:
+                await asyncio.sleep(0.01)  # closing takes a moment: others run meanwhile
                 recorder.closed.append(name)
 
         self.made.append(name)
@@ -65,6 +68,20 @@ async def test_pools_idle_for_long_are_closed_when_a_new_one_is_made(
         assert sorted(recorder.closed) == ["pool-1", "pool-2"]
         assert transport.keys == {"c"}
         assert await get(http, "a") == "pool-4"  # a new pool when it is used again
+
+
+async def test_first_requests_of_a_connection_share_one_pool_while_idle_ones_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pools, "_SWEEP_EVERY", 0.0)
+    recorder = Recorder()
+    transport = PoolPerConnection(recorder.transport("shared"), recorder.numbered, idle_seconds=0)
+    async with httpx.AsyncClient(transport=transport) as http:
+        await get(http, "old")  # pool-1, idle from now on
+        served = await asyncio.gather(*(get(http, "new") for _ in range(3)))
+        assert served == ["pool-2"] * 3  # one pool, though pool-1 was closing meanwhile
+        assert recorder.closed == ["pool-1"]
+        assert transport.keys == {"new"}
 
 
 async def test_the_gateways_client_reads_each_connection_through_its_own_pool(

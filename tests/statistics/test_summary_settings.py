@@ -6,6 +6,10 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy import update
+
+from app.db.models import SummarySettings
+from app.resources import Resources
 
 URL = "/v1/companies/firm-1/directo/summary-settings"
 
@@ -108,3 +112,16 @@ async def test_an_uku_field_id_longer_than_its_column_is_refused(client: AsyncCl
     body = response.json()
     assert (response.status_code, body["code"]) == (422, "validation_failed")
     assert [item["loc"] for item in body["errors"]] == [["body", "field_mapping", "documents"]]
+
+
+async def test_settings_stored_before_the_limit_still_read_back(
+    client: AsyncClient, db: Resources
+) -> None:
+    assert (await client.put(URL, json=settings_body())).status_code == 200
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(SummarySettings).values(field_mapping={"documents": "f" * 200})
+        )
+    read = await client.get(URL)
+    assert read.status_code == 200, read.text
+    assert read.json()["field_mapping"] == {"documents": "f" * 200}

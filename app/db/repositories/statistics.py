@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import ARRAY, Select, String, any_, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,7 +151,8 @@ async def replace_months(
     await session.execute(
         delete(MonthlyStatistic).where(
             MonthlyStatistic.company_id == company_id,
-            MonthlyStatistic.client_id.in_(client_ids),
+            # = ANY(array): one statement text whatever the number of clients.
+            MonthlyStatistic.client_id == any_(literal(client_ids, ARRAY(String))),
             MonthlyStatistic.month.between(first, last),
         )
     )

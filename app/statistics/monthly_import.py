@@ -73,8 +73,9 @@ async def import_month(context: JobContext) -> JobOutcome:
 
     Clients are read from the database their statistics come from now (normally the one the
     job was created for). A client no longer linked nor connected is skipped
-    (`clients_skipped`); a one-client job fails `client_not_connected` then. A Directo
-    failure fails the whole job (retried when retryable), writing nothing.
+    (`clients_skipped`) and its read released (a tick creates it again if the client is
+    linked again while the read is due); a one-client job fails `client_not_connected`
+    then. A Directo failure fails the whole job (retried when retryable), writing nothing.
     """
     company_id = context.job.company_id
     assert company_id is not None
@@ -96,7 +97,9 @@ async def import_month(context: JobContext) -> JobOutcome:
             by_database[sources[client].connection.id].append(sources[client])
     mapped = mapped_keys(field_mapping)
     imported: list[str] = []
-    # Read only so far: no database connection held while Directo (its budget) is awaited.
+    if missing:  # unlinked since: a later tick reads them if they are linked again
+        await reads_repo.release_unfinished(session, context.job.id, client_ids=missing)
+    # Committed here: no database connection held while Directo (its budget) is awaited.
     await context.release_connection()
     for database in by_database.values():
         keys = supported_keys(mapped, database[0].scope)

@@ -107,3 +107,26 @@ async def test_a_read_that_failed_for_good_is_not_repeated_every_hour(
     assert failed.dedupe_key is not None
     assert await _claimed(db) == 2
     assert await _tick(db, due + dt.timedelta(hours=1)) == []
+
+
+@pytest.mark.slow
+async def test_a_client_unlinked_before_its_read_is_read_once_linked_again(
+    client: AsyncClient, db: Resources, sandbox: SandboxState
+) -> None:
+    due = await _due(client, db, sandbox)
+    (job,) = await _tick(db, due)
+    code = busiest_customers(sandbox, 2)[1]
+    base = f"/v1/companies/{COMPANY}/clients/c-2/directo/link"
+    assert (await client.delete(base)).status_code == 204
+
+    done = await _run_to_the_end(db, job)
+    assert done.status.value == "succeeded"
+    assert (done.counts["clients"], done.counts["clients_skipped"]) == (1, 1)
+    assert await _claimed(db) == 1  # c-1's, completed; c-2's released
+    assert await _tick(db, due + dt.timedelta(hours=1)) == []  # unlinked: nothing to read
+
+    linked = await client.put(base, json={"customer_code": code})
+    assert linked.status_code in (200, 201), linked.text
+    (again,) = await _tick(db, due + dt.timedelta(hours=2))
+    assert again.params["client_ids"] == ["c-2"]
+    assert (await _run_to_the_end(db, again)).status.value == "succeeded"

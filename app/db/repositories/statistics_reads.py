@@ -134,12 +134,15 @@ async def complete_reads(
     )
 
 
-async def release_unfinished(session: AsyncSession, job_id: uuid.UUID) -> int:
-    """Forget the reads `job_id` claimed and did not complete, so a later tick creates
-    them again; returns how many."""
-    result = await session.execute(
-        delete(StatisticsReadRecord).where(
-            StatisticsReadRecord.job_id == job_id, StatisticsReadRecord.completed_at.is_(None)
-        )
+async def release_unfinished(
+    session: AsyncSession, job_id: uuid.UUID, *, client_ids: Iterable[str] | None = None
+) -> int:
+    """Forget the reads `job_id` claimed and did not complete (of `client_ids` only, when
+    given), so a later tick creates them again; returns how many."""
+    statement = delete(StatisticsReadRecord).where(
+        StatisticsReadRecord.job_id == job_id, StatisticsReadRecord.completed_at.is_(None)
     )
+    if client_ids is not None:
+        statement = statement.where(StatisticsReadRecord.client_id.in_(list(client_ids)))
+    result = await session.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)

@@ -54,12 +54,19 @@ async def test_each_connection_has_its_own_pool_and_the_rest_share_one() -> None
     assert sorted(recorder.closed) == ["pool-1", "pool-2", "shared"]
 
 
-async def test_pools_idle_for_long_are_closed_when_a_new_one_is_made(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def sweeping(monkeypatch: pytest.MonkeyPatch) -> tuple[Recorder, PoolPerConnection]:
+    """A transport that closes every idle pool whenever it makes a new one."""
     monkeypatch.setattr(pools, "_SWEEP_EVERY", 0.0)
     recorder = Recorder()
     transport = PoolPerConnection(recorder.transport("shared"), recorder.numbered, idle_seconds=0)
+    return recorder, transport
+
+
+async def test_pools_idle_for_long_are_closed_when_a_new_one_is_made(
+    sweeping: tuple[Recorder, PoolPerConnection],
+) -> None:
+    recorder, transport = sweeping
     async with httpx.AsyncClient(transport=transport) as http:
         async with http.stream("GET", "http://directo.test/", extensions={POOL_KEY: "a"}):
             await get(http, "b")  # "a" is streaming: kept
@@ -71,11 +78,9 @@ async def test_pools_idle_for_long_are_closed_when_a_new_one_is_made(
 
 
 async def test_first_requests_of_a_connection_share_one_pool_while_idle_ones_close(
-    monkeypatch: pytest.MonkeyPatch,
+    sweeping: tuple[Recorder, PoolPerConnection],
 ) -> None:
-    monkeypatch.setattr(pools, "_SWEEP_EVERY", 0.0)
-    recorder = Recorder()
-    transport = PoolPerConnection(recorder.transport("shared"), recorder.numbered, idle_seconds=0)
+    recorder, transport = sweeping
     async with httpx.AsyncClient(transport=transport) as http:
         await get(http, "old")  # pool-1, idle from now on
         served = await asyncio.gather(*(get(http, "new") for _ in range(3)))

@@ -8,20 +8,23 @@ import datetime as dt
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.db.models import Job, MonthlyStatistic, StatisticsReadRecord
-from app.db.models import SummarySettings as SummarySettingsRow
 from app.db.repositories import connections as connection_repo
 from app.directo.sandbox import Faults, SandboxState
 from app.jobs.runner import RetryJob, run_tracked_job
 from app.resources import Resources
 from app.security.contexts import token_context
-from app.statistics.import_days import ImportDayRule, add_months, first_of_month, local_today
+from app.statistics.import_days import add_months, first_of_month, local_today
 from app.statistics.jobs import STATISTICS_IMPORT
-from app.statistics.monthly_import import start_due_imports
-from app.statistics.read_times import read_times
-from tests.support.statistics import COMPANY, busiest_customers, set_up_company
+from tests.support.statistics import (
+    COMPANY,
+    busiest_customers,
+    schedule_from,
+    set_up_company,
+    tick,
+)
 
 MONTH = add_months(first_of_month(local_today()), -1)
 
@@ -30,19 +33,7 @@ async def _due(client: AsyncClient, db: Resources, sandbox: SandboxState) -> dt.
     """A company with two linked clients whose first read of `MONTH` is due; that moment."""
     first, second = busiest_customers(sandbox, 2)
     await set_up_company(client, db, links={"c-1": first, "c-2": second})
-    async with db.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(SummarySettingsRow).values(
-                created_at=dt.datetime.combine(MONTH, dt.time(), dt.UTC)
-            )
-        )
-    times = read_times(MONTH, rule=ImportDayRule.LAST_CALENDAR_DAY, timing=db.settings.statistics)
-    return times.first + dt.timedelta(minutes=5)
-
-
-async def _tick(db: Resources, now: dt.datetime) -> list[Job]:
-    async with db.sessionmaker() as session, session.begin():
-        return await start_due_imports(session, now=now, timing=db.settings.statistics)
+    return (await schedule_from(db, MONTH)).first + dt.timedelta(minutes=5)
 
 
 async def _run_to_the_end(db: Resources, job: Job) -> Job:
@@ -68,7 +59,7 @@ async def test_a_read_given_up_during_an_outage_is_created_again_by_the_next_tic
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
     due = await _due(client, db, sandbox)
-    (job,) = await _tick(db, due)
+    (job,) = await tick(db, due)
     sandbox.database("demo_ee").set_faults(Faults(error_rate=1.0))  # HTTP 503, every call
 
     failed = await _run_to_the_end(db, job)
@@ -78,7 +69,7 @@ async def test_a_read_given_up_during_an_outage_is_created_again_by_the_next_tic
     assert await _claimed(db) == 0
 
     sandbox.database("demo_ee").set_faults(Faults())  # Directo is back
-    (again,) = await _tick(db, due + dt.timedelta(hours=1))
+    (again,) = await tick(db, due + dt.timedelta(hours=1))
     assert again.id != job.id
     assert sorted(again.params["client_ids"]) == ["c-1", "c-2"]
     done = await _run_to_the_end(db, again)
@@ -95,7 +86,7 @@ async def test_a_read_that_failed_for_good_is_not_repeated_every_hour(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
     due = await _due(client, db, sandbox)
-    (job,) = await _tick(db, due)
+    (job,) = await tick(db, due)
     async with db.sessionmaker() as session, session.begin():
         connection = await connection_repo.get_connection(session, COMPANY, None)
         assert connection is not None
@@ -106,7 +97,7 @@ async def test_a_read_that_failed_for_good_is_not_repeated_every_hour(
     assert (failed.status.value, failed.attempts) == ("failed", 1)
     assert failed.dedupe_key is not None
     assert await _claimed(db) == 2
-    assert await _tick(db, due + dt.timedelta(hours=1)) == []
+    assert await tick(db, due + dt.timedelta(hours=1)) == []
 
 
 @pytest.mark.slow
@@ -114,7 +105,7 @@ async def test_a_client_unlinked_before_its_read_is_read_once_linked_again(
     client: AsyncClient, db: Resources, sandbox: SandboxState
 ) -> None:
     due = await _due(client, db, sandbox)
-    (job,) = await _tick(db, due)
+    (job,) = await tick(db, due)
     code = busiest_customers(sandbox, 2)[1]
     base = f"/v1/companies/{COMPANY}/clients/c-2/directo/link"
     assert (await client.delete(base)).status_code == 204
@@ -123,10 +114,10 @@ async def test_a_client_unlinked_before_its_read_is_read_once_linked_again(
     assert done.status.value == "succeeded"
     assert (done.counts["clients"], done.counts["clients_skipped"]) == (1, 1)
     assert await _claimed(db) == 1  # c-1's, completed; c-2's released
-    assert await _tick(db, due + dt.timedelta(hours=1)) == []  # unlinked: nothing to read
+    assert await tick(db, due + dt.timedelta(hours=1)) == []  # unlinked: nothing to read
 
     linked = await client.put(base, json={"customer_code": code})
     assert linked.status_code in (200, 201), linked.text
-    (again,) = await _tick(db, due + dt.timedelta(hours=2))
+    (again,) = await tick(db, due + dt.timedelta(hours=2))
     assert again.params["client_ids"] == ["c-2"]
     assert (await _run_to_the_end(db, again)).status.value == "succeeded"

@@ -8,45 +8,37 @@ import datetime as dt
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from app.db.models import ClientLink, Event, Job, MonthlyStatistic, WebhookDelivery
-from app.db.models import SummarySettings as SummarySettingsRow
-from app.db.repositories import connections as connection_repo
+from app.db.models import Event, Job, MonthlyStatistic, WebhookDelivery
 from app.directo.sandbox import SandboxState
 from app.jobs.runner import run_tracked_job
 from app.resources import Resources
 from app.statistics import monthly_import
-from app.statistics.import_days import ImportDayRule, add_months, first_of_month, local_today
+from app.statistics.import_days import add_months, first_of_month, local_today
 from app.statistics.jobs import STATISTICS_IMPORT
-from app.statistics.monthly_import import start_due_imports
-from app.statistics.read_times import read_times
 from tests.support.statements import counted_statements
-from tests.support.statistics import BASE, COMPANY, busiest_customers, set_up_company
+from tests.support.statistics import (
+    BASE,
+    COMPANY,
+    busiest_customers,
+    link_clients,
+    schedule_from,
+    set_up_company,
+    tick,
+)
 
 MONTH = add_months(first_of_month(local_today()), -1)
 
 
-async def _link(db: Resources, codes: list[str], numbers: range) -> None:
-    async with db.sessionmaker() as session, session.begin():
-        company = await connection_repo.get_connection(session, COMPANY, None)
-        assert company is not None
-        session.add_all(
-            ClientLink(
-                company_id=COMPANY,
-                client_id=f"c-{n:03}",
-                customer_code=codes[n],
-                connection_id=company.id,
-            )
-            for n in numbers
-        )
+def _numbered(codes: list[str], numbers: range) -> dict[str, str]:
+    return {f"c-{n:03}": codes[n] for n in numbers}
 
 
 async def _import_due(db: Resources, now: dt.datetime) -> tuple[Job, int]:
     """Create the due read (one job for the clients not read yet) and run it in-process;
     the job and the statements its run sent."""
-    async with db.sessionmaker() as session, session.begin():
-        (job,) = await start_due_imports(session, now=now, timing=db.settings.statistics)
+    (job,) = await tick(db, now)
     with counted_statements(db) as sent:
         await run_tracked_job(db, STATISTICS_IMPORT, job.id)
     return job, len(sent)
@@ -62,18 +54,13 @@ async def test_a_month_end_of_150_clients_costs_the_statements_of_10(
         f"/v1/companies/{COMPANY}/webhook-endpoints", json={"url": "http://127.0.0.1:9/"}
     )
     codes = busiest_customers(sandbox, 160)
-    async with db.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(SummarySettingsRow).values(
-                created_at=dt.datetime.combine(MONTH, dt.time(), dt.UTC)
-            )
-        )
-    times = read_times(MONTH, rule=ImportDayRule.LAST_CALENDAR_DAY, timing=db.settings.statistics)
-    due = times.first + dt.timedelta(minutes=5)
+    due = (await schedule_from(db, MONTH)).first + dt.timedelta(minutes=5)
 
-    await _link(db, codes, range(10))
+    await link_clients(db, _numbered(codes, range(10)))
     small, small_statements = await _import_due(db, due)
-    await _link(db, codes, range(10, 160))  # the next tick reads the 150 new clients
+    await link_clients(
+        db, _numbered(codes, range(10, 160))
+    )  # the next tick reads the 150 new clients
     large, large_statements = await _import_due(db, due)
 
     assert len(small.params["client_ids"]) == 10
@@ -114,17 +101,10 @@ async def test_a_large_firm_is_written_in_slices_each_a_few_statements(
     monkeypatch.setattr(monthly_import, "CLIENTS_PER_WRITE", 64)
     await set_up_company(client, db, links={})
     codes = busiest_customers(sandbox, 150)
-    async with db.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(SummarySettingsRow).values(
-                created_at=dt.datetime.combine(MONTH, dt.time(), dt.UTC)
-            )
-        )
-    times = read_times(MONTH, rule=ImportDayRule.LAST_CALENDAR_DAY, timing=db.settings.statistics)
-    due = times.first + dt.timedelta(minutes=5)
-    await _link(db, codes, range(10))
+    due = (await schedule_from(db, MONTH)).first + dt.timedelta(minutes=5)
+    await link_clients(db, _numbered(codes, range(10)))
     _, one_slice = await _import_due(db, due)
-    await _link(db, codes, range(10, 150))
+    await link_clients(db, _numbered(codes, range(10, 150)))
     _, three_slices = await _import_due(db, due)  # 140 clients: 64 + 64 + 12
 
     # Each further slice: the months' delete and insert; the events' numbers, insert and

@@ -10,42 +10,29 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from app.db.models import ClientLink, Event, Job, StatisticsRead, StatisticsReadRecord
-from app.db.models import SummarySettings as SummarySettingsRow
+from app.db.models import Event, Job, StatisticsRead, StatisticsReadRecord
 from app.db.repositories import connections as connection_repo
 from app.directo.sandbox import SandboxState
 from app.directo.sandbox.filters import Filters
 from app.queue.names import JobName
 from app.resources import Resources
-from app.statistics.import_days import ImportDayRule, add_months, first_of_month, local_today
-from app.statistics.monthly_import import start_due_imports
-from app.statistics.read_times import ReadTimes, read_times
+from app.statistics.import_days import add_months, first_of_month, local_today
 from app.statistics.scheduled_reads import dedupe_key
 from tests.support.helpers import run_worker_burst
-from tests.support.statistics import BASE, COMPANY, busiest_customers, set_up_company
+from tests.support.statistics import (
+    BASE,
+    COMPANY,
+    busiest_customers,
+    link_clients,
+    schedule_from,
+    set_up_company,
+    tick,
+)
 
 MONTH = add_months(first_of_month(local_today()), -1)  # last month: the sandbox has its data
 AFTER = dt.timedelta(minutes=5)
-
-
-async def _schedule_from_before(db: Resources, month: dt.date) -> ReadTimes:
-    """Date the settings from `month` on (earlier months are never read); `month`'s read
-    times for an Estonian client."""
-    async with db.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(SummarySettingsRow).values(
-                created_at=dt.datetime.combine(month, dt.time(), dt.UTC)
-            )
-        )
-    rule = ImportDayRule.LAST_CALENDAR_DAY  # what `set_up_company` saves
-    return read_times(month, rule=rule, timing=db.settings.statistics)
-
-
-async def _tick(db: Resources, now: dt.datetime) -> list[Job]:
-    async with db.sessionmaker() as session, session.begin():
-        return await start_due_imports(session, now=now, timing=db.settings.statistics)
 
 
 async def _run(db: Resources, jobs: list[Job]) -> None:
@@ -77,24 +64,16 @@ async def test_one_job_reads_a_200_client_database_month_in_at_most_4_calls_once
 ) -> None:
     await set_up_company(client, db, links={})
     codes = busiest_customers(sandbox, 200)
-    async with db.sessionmaker() as session, session.begin():
+    await link_clients(db, {f"c-{n:03}": code for n, code in enumerate(codes)})
+    async with db.sessionmaker() as session:
         company = await connection_repo.get_connection(session, COMPANY, None)
         assert company is not None
-        session.add_all(
-            ClientLink(
-                company_id=COMPANY,
-                client_id=f"c-{n:03}",
-                customer_code=code,
-                connection_id=company.id,
-            )
-            for n, code in enumerate(codes)
-        )
-    times = await _schedule_from_before(db, MONTH)
+    times = await schedule_from(db, MONTH)
 
     # Two ticks at once (two workers), then a later one: one job in all.
-    ticks = await asyncio.gather(_tick(db, times.first + AFTER), _tick(db, times.first + AFTER))
+    ticks = await asyncio.gather(tick(db, times.first + AFTER), tick(db, times.first + AFTER))
     (job,) = [job for jobs in ticks for job in jobs]
-    assert await _tick(db, times.first + 2 * AFTER) == []
+    assert await tick(db, times.first + 2 * AFTER) == []
     assert job.dedupe_key == dedupe_key(COMPANY, company.id, MONTH, StatisticsRead.FIRST)
     assert job.connection_id == company.id
     assert job.params == {
@@ -134,11 +113,11 @@ async def test_the_settle_read_replaces_the_first_with_late_bookings(
 ) -> None:
     code, other = busiest_customers(sandbox, 2)
     await set_up_company(client, db, links={"late-1": code, "late-2": other})
-    times = await _schedule_from_before(db, MONTH)
+    times = await schedule_from(db, MONTH)
     assert times.settle is not None
     assert times.settle - times.first == dt.timedelta(days=6)  # the default: day 7 after
 
-    first_jobs = await _tick(db, times.first + AFTER)
+    first_jobs = await tick(db, times.first + AFTER)
     assert [(job.params["read"], job.params["client_ids"]) for job in first_jobs] == [
         ("first", ["late-1", "late-2"])
     ]
@@ -154,13 +133,13 @@ async def test_the_settle_read_replaces_the_first_with_late_bookings(
                 netamount="123.45", totalamount="153.08", vat="29.63")  # fmt: skip
     sandbox.database("demo_ee").store_invoice(late, [])
     # Nothing reads it again until the settle day.
-    assert await _tick(db, times.settle - AFTER) == []
+    assert await tick(db, times.settle - AFTER) == []
 
-    settle_jobs = await _tick(db, times.settle + AFTER)
+    settle_jobs = await tick(db, times.settle + AFTER)
     assert [(job.params["read"], job.params["client_ids"]) for job in settle_jobs] == [
         ("settle", ["late-1", "late-2"])
     ]
-    assert await _tick(db, times.settle + 2 * AFTER) == []
+    assert await tick(db, times.settle + 2 * AFTER) == []
     await _run(db, settle_jobs)
     after = await _month_values(client, "late-1", query)
     assert int(after["sales_invoices"]) == int(before["sales_invoices"]) + 1
@@ -198,9 +177,9 @@ async def test_own_databases_and_later_clients_get_their_own_jobs(
     assert own.status_code == 201, own.text
     own_connection = own.json()["connection"]["id"]
     await run_worker_burst(db.settings)  # the own connection's customer import
-    times = await _schedule_from_before(db, MONTH)
+    times = await schedule_from(db, MONTH)
 
-    first = await _tick(db, times.first + AFTER)
+    first = await tick(db, times.first + AFTER)
     by_connection = {job.params["connection_id"]: job.params["client_ids"] for job in first}
     assert len(first) == 2
     assert by_connection.pop(own_connection) == ["own-1"]
@@ -213,11 +192,11 @@ async def test_own_databases_and_later_clients_get_their_own_jobs(
     )
     assert linked.status_code == 201, linked.text
     later_now = times.first + 2 * AFTER
-    ticks = await asyncio.gather(_tick(db, later_now), _tick(db, later_now))
+    ticks = await asyncio.gather(tick(db, later_now), tick(db, later_now))
     (later,) = [job for jobs in ticks for job in jobs]
     assert later.params["client_ids"] == ["linked-2"]
     base_key = next(job.dedupe_key for job in first if job.params["client_ids"] == ["linked-1"])
     assert later.dedupe_key is not None
     assert base_key is not None
     assert later.dedupe_key.startswith(f"{base_key}:")
-    assert await _tick(db, times.first + 3 * AFTER) == []
+    assert await tick(db, times.first + 3 * AFTER) == []

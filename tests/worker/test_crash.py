@@ -48,8 +48,10 @@ async def test_reload_survives_repeated_sigkills_and_ends_like_a_clean_run(
             f"{BASE}/webhook-endpoints", json={"url": receiver.url("/hooks")}
         )
         assert endpoint.status_code == 201, endpoint.text
-        # Slow Directo, so that kills land while clients are being read and written.
-        sandbox.database("demo_ee").set_faults(Faults(latency_ms=500))
+        # Slow Directo, so that kills land while clients are being read and written: a
+        # reload reads a database in a few calls, and at 0.5 s a call it could end between
+        # two kills (seen once in CI).
+        sandbox.database("demo_ee").set_faults(Faults(latency_ms=1000))
         started = await client.post(f"{BASE}/directo/reloads", json={"months": 6})
         assert started.status_code == 202, started.text
         reload_id = started.json()["id"]
